@@ -4,6 +4,7 @@
  * of an lddw is a `{ kind: 'lddw-hi' }` slot that must never be executed or jumped to.
  */
 import * as op from './opcodes.js';
+import { EbpfError } from './errors.js';
 
 export interface Insn {
   opcode: number;
@@ -20,7 +21,7 @@ export interface Insn {
 }
 
 /** A bytecode that is not a valid program: names the slot index and the reason. */
-export class DecodeError extends Error {
+export class DecodeError extends EbpfError {
   readonly index: number;
   readonly reason: string;
   constructor(index: number, reason: string) {
@@ -35,7 +36,7 @@ export const isLddw = (opcode: number): boolean => opcode === (op.BPF_LD | op.BP
 
 /** Decode bytes into slots, validating every encoding. */
 export function decode(bytes: Uint8Array): Insn[] {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError('decode: bytecode must be a Uint8Array');
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError(0, 'bytecode must be a Uint8Array');
   if (bytes.length % op.INSN_SIZE !== 0) {
     throw new DecodeError(Math.floor(bytes.length / op.INSN_SIZE), `bytecode length ${bytes.length} is not a multiple of 8`);
   }
@@ -80,6 +81,15 @@ export function decode(bytes: Uint8Array): Insn[] {
     out[i] = insn;
   }
   return out;
+}
+
+/** Fill `imm64` on every lddw first slot from its two halves, as decode() does (in place). */
+export function withImm64(insns: Insn[]): Insn[] {
+  insns.forEach((insn, i) => {
+    const hi = insns[i + 1];
+    if (!insn.lddwHi && hi?.lddwHi) insn.imm64 = (BigInt(hi.imm >>> 0) << 32n) | BigInt(insn.imm >>> 0);
+  });
+  return insns;
 }
 
 /** Encode slots back to bytes (inverse of decode). */

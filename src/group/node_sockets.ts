@@ -1,0 +1,17 @@
+/**
+ * The worker's own SO_REUSEPORT sockets for the kernel backends, created through FFI (Node 20
+ * has no reusePort) and handed to Node by fd (src/linux/node.ts). The worker owns the fd.
+ */
+import { SOCK_DGRAM, SOCK_STREAM } from '../kernel/index.js';
+import { createReuseportSocket, defaultKernel } from '../linux/index.js';
+import type { ListenerFactory } from './worker_runtime.js';
+
+export function listenerFactory(): ListenerFactory {
+  const kernel = defaultKernel();
+  // '::' is dual-stack (IPV6_V6ONLY off) so IPv4 clients reach the group too.
+  const v6only = (host: string): boolean | undefined => (host.includes(':') ? false : undefined);
+  return {
+    tcp: (host, port, backlog) => createReuseportSocket(kernel, SOCK_STREAM, { host, port, backlog, ipv6Only: v6only(host) }),
+    udp: (host, port) => createReuseportSocket(kernel, SOCK_DGRAM, { host, port, ipv6Only: v6only(host) }),
+  };
+}

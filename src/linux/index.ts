@@ -1,0 +1,5 @@
+export { LinuxKernel, type LinuxKernelOptions } from './linux_kernel.js';
+export type { ProbeResult } from './probe.js';
+export { inPrivateNetns, unshareNetns } from './netns.js';
+export { createReuseportServer, createReuseportDgram, createReuseportSocket, fdOf, assertReuseport, defaultKernel } from './node.js';
+export type { ReuseportServerOptions, ReuseportDgramOptions } from './node.js';

@@ -1,0 +1,106 @@
+/**
+ * Node 20 has no `reusePort`: create the SO_REUSEPORT socket through FFI (socket ->
+ * setsockopt(SO_REUSEPORT) -> bind -> listen) and hand the fd to Node, which then owns it
+ * (server.close() closes it, and the kernel empties its sockarray slot by itself).
+ */
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import * as C from '../kernel/constants.js';
+import { SysError } from '../kernel/errno.js';
+import type { Kernel } from '../kernel/kernel.js';
+import { fdOf, type SocketLike } from '../bpf/socket_fd.js';
+import { LinuxKernel } from './linux_kernel.js';
+
+export { fdOf };
+
+let shared: LinuxKernel | undefined;
+/** The process-wide LinuxKernel used when a helper is given none. */
+export function defaultKernel(): LinuxKernel {
+  return (shared ??= new LinuxKernel());
+}
+
+export interface ReuseportServerOptions {
+  /** Default '0.0.0.0'. An IPv6 address (or '::') makes an AF_INET6 socket. */
+  host?: string;
+  /** 0 picks an ephemeral port (the first socket of a group; the rest pass its port). */
+  port: number;
+  /** listen() backlog, default 511 (Node's default). */
+  backlog?: number;
+  /** IPV6_V6ONLY for AF_INET6 sockets. */
+  ipv6Only?: boolean;
+  /** Called with the fd after SO_REUSEPORT and before bind: e.g. attach a program pre-bind. */
+  beforeBind?: (fd: number) => void;
+}
+
+export interface ReuseportDgramOptions extends Omit<ReuseportServerOptions, 'backlog'> {}
+
+const familyOf = (host: string): number => (host.includes(':') ? C.AF_INET6 : C.AF_INET);
+
+/**
+ * A bound (and for TCP listening) SO_REUSEPORT socket created through `kernel`. The caller
+ * owns the fd. Closes it again if any step fails.
+ */
+export function createReuseportSocket(kernel: Kernel, type: number, opts: ReuseportServerOptions): number {
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('options must be an object with a port');
+  const host = opts.host ?? '0.0.0.0';
+  if (typeof host !== 'string') throw new TypeError(`host must be a string, got ${typeof host}`);
+  const family = familyOf(host);
+  const fd = kernel.socket(family, type, 0);
+  try {
+    kernel.setsockopt(fd, C.SOL_SOCKET, C.SO_REUSEPORT, 1);
+    if (family === C.AF_INET6 && opts.ipv6Only !== undefined) kernel.setsockopt(fd, C.SOL_IPV6, C.IPV6_V6ONLY, opts.ipv6Only ? 1 : 0);
+    opts.beforeBind?.(fd);
+    kernel.bind(fd, host, opts.port);
+    if (type === C.SOCK_STREAM) kernel.listen(fd, opts.backlog ?? 511);
+    return fd;
+  } catch (e) {
+    kernel.close(fd);
+    throw e;
+  }
+}
+
+/**
+ * A net.Server listening on a fresh SO_REUSEPORT socket. It is already listening in the kernel
+ * when this returns (so it can go straight into a sockarray); Node emits 'listening' next tick.
+ */
+export function createReuseportServer(kernel: Kernel | undefined, opts: ReuseportServerOptions, connectionListener?: (s: net.Socket) => void): net.Server {
+  const k = kernel ?? defaultKernel();
+  const fd = createReuseportSocket(k, C.SOCK_STREAM, opts);
+  const server = net.createServer(connectionListener);
+  try {
+    server.listen({ fd, backlog: opts.backlog ?? 511 });
+  } catch (e) {
+    k.close(fd);
+    throw e;
+  }
+  return server;
+}
+
+/**
+ * A dgram.Socket bound on a fresh SO_REUSEPORT socket ('udp6' when host is IPv6). It is bound
+ * on return: Node's bind({ fd }) emits 'listening' synchronously, before a caller could listen.
+ */
+export function createReuseportDgram(kernel: Kernel | undefined, opts: ReuseportDgramOptions, messageListener?: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): dgram.Socket {
+  const k = kernel ?? defaultKernel();
+  const fd = createReuseportSocket(k, C.SOCK_DGRAM, opts);
+  const socket = dgram.createSocket(familyOf(opts.host ?? '0.0.0.0') === C.AF_INET6 ? 'udp6' : 'udp4', messageListener);
+  try {
+    socket.bind({ fd });
+  } catch (e) {
+    k.close(fd);
+    throw e;
+  }
+  return socket;
+}
+
+/**
+ * Throw a clear error unless `socket` has SO_REUSEPORT set: a socket without it is never in a
+ * reuseport group, so the kernel would refuse it in a sockarray with a bare EINVAL.
+ */
+export function assertReuseport(kernel: Kernel, socket: SocketLike): number {
+  const fd = fdOf(socket);
+  const b = kernel.getsockopt(fd, C.SOL_SOCKET, C.SO_REUSEPORT, 4);
+  const on = b.length >= 4 ? new DataView(b.buffer, b.byteOffset, b.byteLength).getInt32(0, true) : 0;
+  if (!on) throw new SysError('getsockopt(SO_REUSEPORT)', 22, `fd ${fd} does not have SO_REUSEPORT set: create it with createReuseportServer/createReuseportDgram`);
+  return fd;
+}

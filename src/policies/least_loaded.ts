@@ -1,0 +1,51 @@
+/**
+ * least-loaded (Hermes-style): workers publish their load (open connections, or datagrams per
+ * interval for UDP) into the `load` ARRAY map; the program scans the steerable slots and picks
+ * the smallest. The scan starts at a rotating position (a round-robin ticket) so that equal
+ * loads are spread instead of piling onto the first slot.
+ */
+import { R0, R1, R2, R7, R8, R9, R10 } from '../ebpf/index.js';
+import { epilogue, lookup, prologue } from './emit.js';
+import { MAX_SLOTS } from './maps.js';
+import type { Policy } from './policy.js';
+import { nextTicket } from './round_robin.js';
+
+export const leastLoaded: Policy = {
+  name: 'least-loaded',
+  description: 'the steerable worker with the lowest published load (ties rotate)',
+  build({ proto }) {
+    const p = nextTicket(prologue(proto));
+    p.stxw(R10, -20, R8)            // start = ticket % n
+      .stw(R10, -16, 0)             // i = 0
+      .mov32(R9, 0xffffffff)        // best load
+      .mov32(R8, 0xffffffff)        // best slot (none)
+      .label('scan')
+      .ldxw(R1, R10, -16)
+      .jge(R1, R7, 'scanned')
+      .jge(R1, MAX_SLOTS, 'scanned') // bound the loop for the verifier
+      .ldxw(R2, R10, -20)
+      .add(R1, R2)
+      .jlt(R1, R7, 'in_range')
+      .sub(R1, R7)
+      .label('in_range')
+      .add(R1, 1)
+      .stxw(R10, -4, R1);
+    lookup(p, 'steer', 'next');
+    p.ldxw(R1, R0, 0)
+      .stxw(R10, -24, R1)           // candidate slot
+      .stxw(R10, -4, R1);
+    lookup(p, 'load', 'next');
+    p.ldxw(R1, R0, 0)
+      .jge(R1, R9, 'next')
+      .mov(R9, R1)
+      .ldxw(R8, R10, -24)
+      .label('next')
+      .ldxw(R1, R10, -16)
+      .add(R1, 1)
+      .stxw(R10, -16, R1)
+      .ja('scan')
+      .label('scanned')
+      .jeq32(R8, 0xffffffff, 'pass');
+    return epilogue(p, proto, 'slot');
+  },
+};

@@ -1,0 +1,660 @@
+/**
+ * The socket layer of one network namespace: socket(2) .. close(2) for AF_INET/AF_INET6 TCP and
+ * UDP over loopback, with the reuseport hooks (group join at UDP bind / TCP listen, selection on
+ * every SYN and datagram, detach/migration at unhash). Delivery is synchronous: when connect()
+ * or sendto() returns, the peer's queues hold the result.
+ */
+import {
+  AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, MSG_FASTOPEN,
+  POLLERR, POLLHUP, POLLIN, POLLOUT, ERRNO, fail, SysError, type Datagram, type SockAddr,
+} from '../kernel/index.js';
+import { INADDR_LOOPBACK, IN6ADDR_LOOPBACK, formatAddr, parseAddr, type InAddr } from './addr.js';
+import {
+  Sock, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_RECV, TCP_NEW_SYN_RECV, skbTruesize, type RequestSock,
+} from './socket.js';
+import { PortTable } from './inet_hashtables.js';
+import { ReuseportGroup } from './reuseport_group.js';
+import { Prng, jhash3 } from './rand.js';
+import type { CookieGen } from './cookie.js';
+import { TCP_SYN, type Packet } from './packet.js';
+import type { SockMapBase } from './sockmap.js';
+
+/** What reuseport_select_sock() returned: a socket, NULL (use the looked-up socket) or an error (drop). */
+export const SELECT_DROP = Symbol('ERR_PTR(-ECONNREFUSED)');
+export type SelectResult = Sock | null | typeof SELECT_DROP;
+
+/** reuseport_select_sock / reuseport_migrate_sock, provided by filter.ts (runs the group's program). */
+export interface ReuseportHooks {
+  select(reuse: ReuseportGroup, sk: Sock, pkt: Packet): SelectResult;
+  /** Returns the listener a child/request moves to, or null (migration failed or cancelled). */
+  migrate(sk: Sock, migrating: Sock | RequestSock, len0: boolean): Sock | null;
+}
+
+export interface NetSysctls {
+  tcpMigrateReq: number;
+  tcpFastopen: number;
+  somaxconn: number;
+  optmemMax: number;
+  unprivilegedBpfDisabled: number;
+  bpfStatsEnabled: number;
+}
+
+export interface NetStats {
+  /** /proc/net/netstat TCPMigrateReqSuccess / TCPMigrateReqFailure. */
+  migrateReqSuccess: number;
+  migrateReqFailure: number;
+  /** UDP datagrams dropped because the receive buffer was full (UDP_MIB_RCVBUFERRORS). */
+  udpRcvbufErrors: number;
+  /** Datagrams to a port nobody listens on, or dropped by a program (UDP_MIB_NOPORTS). */
+  udpNoPorts: number;
+  /** Resets sent for SYNs nobody took (no listener or program drop). */
+  tcpRsts: number;
+}
+
+export class InetStack {
+  readonly ports: PortTable;
+  readonly rng: Prng;
+  readonly hashSecret: number;
+  readonly cookies: CookieGen;
+  readonly sysctl: NetSysctls = {
+    tcpMigrateReq: 0, tcpFastopen: 1, somaxconn: 4096, optmemMax: 131072, unprivilegedBpfDisabled: 2, bpfStatsEnabled: 0,
+  };
+  readonly stats: NetStats = { migrateReqSuccess: 0, migrateReqFailure: 0, udpRcvbufErrors: 0, udpNoPorts: 0, tcpRsts: 0 };
+  hooks!: ReuseportHooks;
+  sockmaps = new Set<SockMapBase>();
+  /** CPU packets are processed on unless a sender says otherwise. */
+  defaultCpu = 0;
+  cpus: number;
+  /** While set, the final ACK of each handshake is held back (request sockets stay NEW_SYN_RECV). */
+  holdAcks = false;
+  private heldAcks: RequestSock[] = [];
+  /** Destinations (address key) for which a TFO cookie is cached. */
+  private readonly tfoCookies = new Set<string>();
+
+  constructor(seed: number, cookies: CookieGen, cpus: number) {
+    this.rng = new Prng(seed);
+    this.hashSecret = this.rng.u32();
+    this.ports = new PortTable(this.rng);
+    this.cookies = cookies;
+    this.cpus = cpus;
+  }
+
+  // ---- socket(2) ----
+  create(domain: number, type: number, protocol: number, uid: number, caps: ReadonlySet<string>): Sock {
+    const sc = 'socket';
+    if (domain === AF_UNIX) {
+      if (type !== SOCK_STREAM && type !== SOCK_DGRAM && type !== 5) fail(sc, 'ESOCKTNOSUPPORT', `AF_UNIX type ${type}`);
+      if (protocol !== 0 && protocol !== 1) fail(sc, 'EPROTONOSUPPORT', `AF_UNIX protocol ${protocol}`);
+      return new Sock(domain, type, 0, uid, this.cookies);
+    }
+    if (domain !== AF_INET && domain !== AF_INET6) fail(sc, 'EAFNOSUPPORT', `address family ${domain}`);
+    if (type === SOCK_STREAM) {
+      if (protocol !== 0 && protocol !== IPPROTO_TCP) fail(sc, 'EPROTONOSUPPORT', `SOCK_STREAM protocol ${protocol}`);
+      return new Sock(domain, type, IPPROTO_TCP, uid, this.cookies);
+    }
+    if (type === SOCK_DGRAM) {
+      if (protocol !== 0 && protocol !== IPPROTO_UDP) fail(sc, 'EPROTONOSUPPORT', `SOCK_DGRAM protocol ${protocol}`);
+      return new Sock(domain, type, IPPROTO_UDP, uid, this.cookies);
+    }
+    if (type === SOCK_RAW) {
+      if (!caps.has('CAP_NET_RAW')) fail(sc, 'EPERM', 'SOCK_RAW needs CAP_NET_RAW');
+      if (protocol < 0 || protocol > 255) fail(sc, 'EINVAL', `protocol ${protocol}`);
+      return new Sock(domain, type, protocol, uid, this.cookies);
+    }
+    return fail(sc, 'ESOCKTNOSUPPORT', `socket type ${type}`);
+  }
+
+  // ---- addresses ----
+  private isLocal(a: InAddr): boolean {
+    return a.any || a.loopback;
+  }
+
+  sockName(sk: Sock): SockAddr {
+    const a = sk.rcvSaddr ?? (sk.family === AF_INET ? parseAddr('getsockname', AF_INET, '0.0.0.0') : parseAddr('getsockname', AF_INET6, '::'));
+    return { address: formatAddr(sk.family, a), port: sk.bound ? sk.num : 0 };
+  }
+
+  /** A destination as the packet will carry it (connect to the wildcard means loopback). */
+  private destination(sc: string, sk: Sock, address: string, port: number): { v6: boolean; daddr: InAddr } {
+    checkPort(sc, port);
+    let d = parseAddr(sc, sk.family, address);
+    if (sk.family === AF_INET6 && d.v4 && sk.ipv6only) fail(sc, 'ENETUNREACH', 'IPV6_V6ONLY socket cannot reach an IPv4 address');
+    const v6 = sk.family === AF_INET6 && !d.v4;
+    if (d.any) d = v6 ? IN6ADDR_LOOPBACK : INADDR_LOOPBACK;
+    if (!d.loopback) fail(sc, 'ENETUNREACH', `${address}: only loopback exists in the simulated namespace`);
+    if (sk.family === AF_INET6 && sk.rcvSaddr && !sk.rcvSaddr.any && sk.rcvSaddr.v4 !== d.v4) fail(sc, 'EINVAL', 'source and destination families differ');
+    return { v6, daddr: d };
+  }
+
+  /** Source address for a packet to daddr: the bound address, else the loopback of that family. */
+  private source(sk: Sock, v6: boolean): InAddr {
+    const a = sk.rcvSaddr;
+    if (a && !a.any) return a;
+    return v6 ? IN6ADDR_LOOPBACK : INADDR_LOOPBACK;
+  }
+
+  /** inet_ehashfn / udp_ehashfn (IPv6: the addresses folded to 32 bits first). */
+  ehash(v6: boolean, daddr: InAddr, dport: number, saddr: InAddr, sport: number, protocol: number): number {
+    const fold = (a: InAddr): number => {
+      const b = a.bytes;
+      if (!v6) return ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
+      let x = 0;
+      for (let i = 0; i < 16; i += 4) x ^= (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!;
+      return x >>> 0;
+    };
+    const secret = (this.hashSecret + (protocol === IPPROTO_UDP ? 0x5bd1e995 : 0)) >>> 0;
+    return jhash3(fold(daddr), (((dport & 0xffff) << 16) | (sport & 0xffff)) >>> 0, fold(saddr), secret);
+  }
+
+  // ---- bind(2) ----
+  bind(sk: Sock, address: string, port: number, caps: ReadonlySet<string>): void {
+    const sc = 'bind';
+    if (sk.family === AF_UNIX) fail(sc, 'EINVAL', 'AF_UNIX sockets take a path, not an inet address');
+    checkPort(sc, port);
+    const a = parseAddr(sc, sk.family, address);
+    if (sk.family === AF_INET6 && a.v4 && sk.ipv6only) fail(sc, 'EINVAL', 'v4-mapped address on an IPV6_V6ONLY socket');
+    if (!this.isLocal(a)) fail(sc, 'EADDRNOTAVAIL', `${address} is not a local address`);
+    if (sk.bound || sk.state !== TCP_CLOSE) fail(sc, 'EINVAL', 'socket is already bound');
+    if (port !== 0 && port < 1024 && !caps.has('CAP_NET_BIND_SERVICE')) fail(sc, 'EACCES', `port ${port} < 1024 needs CAP_NET_BIND_SERVICE`);
+    if (sk.type === SOCK_RAW) {
+      sk.rcvSaddr = a;
+      return;
+    }
+    sk.rcvSaddr = a;
+    if (port === 0) {
+      port = this.freePortFor(sk, true);
+      if (port === 0) { sk.rcvSaddr = null; fail(sc, 'EADDRINUSE', 'no free ephemeral port'); }
+    } else {
+      const other = this.ports.conflicts(sk, port);
+      if (other) { sk.rcvSaddr = null; fail(sc, 'EADDRINUSE', `port ${port} is in use${other.reuseport && sk.reuseport ? ' (a socket with its own reuseport group cannot join another, or different owner uid)' : ''}`); }
+      sk.bindPortLocked = true;
+    }
+    this.ports.addOwner(sk, port);
+    if (sk.isUdp) {
+      // udp_lib_get_port(): hash now, join the reuseport group now
+      if (sk.reuseport && !this.joinGroup(sk)) {
+        this.ports.removeOwner(sk);
+        sk.rcvSaddr = null;
+        fail(sc, 'EADDRINUSE', 'reuseport group is full');
+      }
+      sk.rcuFree = true;
+      this.ports.hash(sk);
+    }
+  }
+
+  private freePortFor(sk: Sock, odd: boolean): number {
+    return this.ports.ephemeral(sk.protocol, odd);
+  }
+
+  /** Join the group of an equal socket or allocate one (reuseport_add_sock / reuseport_alloc). */
+  private joinGroup(sk: Sock): boolean {
+    const peer = this.ports.findGroupPeer(sk);
+    const bindInany = sk.rcvSaddr!.any;
+    const old = sk.reuseCb;
+    if (old && old.closed.includes(sk)) old.detachClosed(sk); // resurrect (re-listen after shutdown)
+    if (peer) {
+      let reuse = peer.reuseCb;
+      if (!reuse) {
+        reuse = new ReuseportGroup(peer.rcvSaddr!.any);
+        reuse.add(peer);
+      }
+      if (old && old !== reuse) {
+        if (old.socks.length > 1 || (old.socks.length === 1 && old.socks[0] !== sk)) return false; // -EBUSY
+        old.detachListening(sk);
+        old.maybeFree();
+      }
+      if (old === reuse) {
+        if (!reuse.socks.includes(sk)) return reuse.add(sk);
+        return true;
+      }
+      return reuse.add(sk);
+    }
+    if (old) {
+      if (!old.socks.includes(sk)) {
+        if (!old.add(sk)) return false;
+      }
+      old.bindInany = bindInany;
+      return true;
+    }
+    const g = new ReuseportGroup(bindInany);
+    return g.add(sk);
+  }
+
+  // ---- listen(2) ----
+  listen(sk: Sock, backlog: number): void {
+    const sc = 'listen';
+    if (sk.family === AF_UNIX) fail(sc, 'EOPNOTSUPP', 'AF_UNIX listen is not simulated');
+    if (sk.type !== SOCK_STREAM) fail(sc, 'EOPNOTSUPP', 'listen() needs a SOCK_STREAM socket');
+    if (sk.state !== TCP_CLOSE && sk.state !== TCP_LISTEN) fail(sc, 'EINVAL', 'socket is connected');
+    const b = backlog >>> 0 > this.sysctl.somaxconn ? this.sysctl.somaxconn : backlog >>> 0;
+    if (sk.state === TCP_LISTEN) {
+      sk.backlog = b;
+      return;
+    }
+    if (!sk.bound) {
+      if (!sk.rcvSaddr) sk.rcvSaddr = parseAddr(sc, sk.family, sk.family === AF_INET ? '0.0.0.0' : '::');
+      const port = this.freePortFor(sk, true);
+      if (!port) fail(sc, 'EADDRINUSE', 'no free ephemeral port');
+      this.ports.addOwner(sk, port);
+    }
+    sk.state = TCP_LISTEN;
+    const other = this.ports.conflicts(sk, sk.num);
+    if (other) {
+      sk.state = TCP_CLOSE;
+      fail(sc, 'EADDRINUSE', `port ${sk.num} is in use by another listener`);
+    }
+    if (sk.reuseport) {
+      if (!this.joinGroup(sk)) {
+        sk.state = TCP_CLOSE;
+        fail(sc, 'ENOMEM', 'reuseport group is full');
+      }
+    } else if (sk.reuseCb && sk.reuseCb.closed.includes(sk)) {
+      sk.reuseCb.detachClosed(sk);
+      sk.reuseCb.maybeFree();
+      sk.reuseCb = null;
+    }
+    sk.backlog = b;
+    sk.rcuFree = true;
+    this.ports.hash(sk);
+  }
+
+  // ---- connect(2) ----
+  connect(sk: Sock, address: string, port: number, data?: Uint8Array, cpu?: number): void {
+    const sc = 'connect';
+    if (sk.family === AF_UNIX) fail(sc, 'EINVAL', 'AF_UNIX connect is not simulated');
+    if (sk.isUdp) return this.udpConnect(sk, address, port);
+    if (!sk.isTcp) fail(sc, 'EOPNOTSUPP', 'raw sockets are not simulated');
+    if (sk.state === TCP_LISTEN) fail(sc, 'EINVAL', 'socket is listening');
+    if (sk.state === TCP_ESTABLISHED || sk.state === TCP_SYN_RECV) fail(sc, 'EISCONN', 'already connected');
+    const { v6, daddr } = this.destination(sc, sk, address, port);
+    this.autobindConnect(sc, sk, v6);
+    const saddr = this.source(sk, v6);
+    const hash = this.ehash(v6, daddr, port, saddr, sk.num, IPPROTO_TCP);
+    const tfo = data !== undefined && data.length > 0 && (this.sysctl.tcpFastopen & 1) !== 0 &&
+      ((this.sysctl.tcpFastopen & 4) !== 0 || this.tfoCookies.has(daddr.key));
+    const pkt: Packet = {
+      v6, protocol: IPPROTO_TCP, saddr, sport: sk.num, daddr, dport: port, payload: tfo ? data! : EMPTY, hash,
+      cpu: cpu ?? this.defaultCpu, tcpFlags: TCP_SYN, seq: this.rng.u32(), synOptions: true, tsval: this.rng.u32(),
+    };
+    const listener = this.lookupListener(pkt);
+    if (!listener) {
+      this.stats.tcpRsts++;
+      this.unbindClient(sk);
+      fail(sc, 'ECONNREFUSED', `nothing accepted the SYN to ${address}:${port}`);
+    }
+    if (listener.acceptQueue.length + listener.requests.length > listener.backlog) {
+      this.unbindClient(sk);
+      fail(sc, 'ETIMEDOUT', `accept queue of ${address}:${port} is full: the SYN was dropped`);
+    }
+    const fastopenServer = (this.sysctl.tcpFastopen & 2) !== 0 && listener.fastopenQlen > 0;
+    if (fastopenServer) this.tfoCookies.add(daddr.key);
+    sk.daddr = daddr;
+    sk.dport = port;
+    sk.skHash = hash;
+    sk.state = TCP_ESTABLISHED;
+    if (!sk.rcvSaddr || sk.rcvSaddr.any) sk.rcvSaddr = saddr;
+    const tfoAccepted = tfo && fastopenServer && ((this.sysctl.tcpFastopen & 0x200) !== 0 || this.tfoCookies.has(daddr.key));
+    const req: RequestSock = { listener, client: sk, hash, synPayload: data ?? EMPTY, cookie: 0n, state: TCP_NEW_SYN_RECV };
+    if (tfoAccepted) {
+      // the child exists from the SYN on (SYN_RECV until the final ACK)
+      const child = this.makeChild(listener, sk, req);
+      child.state = this.holdAcks ? TCP_SYN_RECV : TCP_ESTABLISHED;
+      if (this.holdAcks) this.heldAcks.push(req);
+      return;
+    }
+    if (this.holdAcks) {
+      listener.requests.push(req);
+      this.heldAcks.push(req);
+      return;
+    }
+    this.makeChild(listener, sk, req);
+  }
+
+  private makeChild(listener: Sock, client: Sock, req: RequestSock): Sock {
+    const child = new Sock(listener.family, SOCK_STREAM, IPPROTO_TCP, listener.uid, this.cookies);
+    child.reuseport = listener.reuseport;
+    child.reuse = listener.reuse;
+    child.ipv6only = listener.ipv6only;
+    child.rcvSaddr = client.daddr;
+    child.num = listener.num;
+    child.bound = true;
+    child.daddr = client.rcvSaddr;
+    child.dport = client.num;
+    child.state = TCP_ESTABLISHED;
+    child.skHash = req.hash;
+    child.parent = listener;
+    child.peer = client;
+    client.peer = child;
+    this.ports.ownersOf(IPPROTO_TCP, listener.num).push(child);
+    if (req.synPayload.length) child.enqueue({ data: req.synPayload, address: '', port: 0, truesize: skbTruesize(req.synPayload.length) });
+    listener.acceptQueue.push(child);
+    return child;
+  }
+
+  private autobindConnect(sc: string, sk: Sock, v6: boolean): void {
+    if (sk.bound) return;
+    const port = this.ports.ephemeral(sk.protocol, false);
+    if (!port) fail(sc, 'EADDRNOTAVAIL', 'no free ephemeral port');
+    if (!sk.rcvSaddr) sk.rcvSaddr = v6 ? IN6ADDR_LOOPBACK : (sk.family === AF_INET ? INADDR_LOOPBACK : parseAddr(sc, AF_INET6, '::ffff:127.0.0.1'));
+    this.ports.addOwner(sk, port);
+    if (sk.isUdp) {
+      sk.rcuFree = true;
+      this.ports.hash(sk);
+    }
+  }
+
+  private unbindClient(sk: Sock): void {
+    if (!sk.bindPortLocked && sk.isTcp) this.ports.removeOwner(sk);
+  }
+
+  /** __inet_lookup_listener + reuseport selection; null = RST. */
+  lookupListener(pkt: Packet): Sock | null {
+    const cands = this.ports.lookup(IPPROTO_TCP, pkt.v6, pkt.daddr, pkt.dport, pkt.saddr, pkt.sport, true);
+    const sk = cands[0];
+    if (!sk) return null;
+    if (sk.reuseport && sk.reuseCb) {
+      const r = this.hooks.select(sk.reuseCb, sk, pkt);
+      if (r === SELECT_DROP) return null;
+      if (r) return r.state === TCP_LISTEN ? r : (r.isTcp ? r : null);
+    }
+    return sk;
+  }
+
+  /** The final ACKs held back by holdAcks arrive now (tcp_v4_rcv NEW_SYN_RECV path). */
+  releaseAcks(): void {
+    const held = this.heldAcks;
+    this.heldAcks = [];
+    for (const req of held) {
+      const child = req.listener.acceptQueue.find((c) => c.peer === req.client);
+      if (child) {
+        if (child.state === TCP_SYN_RECV) child.state = TCP_ESTABLISHED;
+        continue;
+      }
+      const i = req.listener.requests.indexOf(req);
+      if (i < 0) continue; // already migrated by a timer or dropped
+      req.listener.requests.splice(i, 1);
+      let listener: Sock | null = req.listener;
+      if (listener.state !== TCP_LISTEN) {
+        // inet_csk_complete_hashdance(): migrate the request to another listener
+        listener = this.hooks.migrate(req.listener, req, false);
+        if (listener) this.stats.migrateReqSuccess++;
+      }
+      if (!listener) {
+        this.resetClient(req.client);
+        continue;
+      }
+      this.makeChild(listener, req.client, req);
+    }
+  }
+
+  /** SYN+ACK retransmit timers fire (reqsk_timer_handler): requests of closed listeners migrate. */
+  expireSynAckTimers(): void {
+    for (const req of [...this.heldAcks]) {
+      if (req.listener.state === TCP_LISTEN) continue;
+      const i = req.listener.requests.indexOf(req);
+      if (i < 0) continue;
+      const nsk = this.hooks.migrate(req.listener, req, true);
+      req.listener.requests.splice(i, 1);
+      if (!nsk) {
+        this.heldAcks.splice(this.heldAcks.indexOf(req), 1);
+        this.resetClient(req.client);
+        continue;
+      }
+      this.stats.migrateReqSuccess++;
+      req.listener = nsk;
+      nsk.requests.push(req);
+    }
+  }
+
+  private resetClient(client: Sock): void {
+    client.peer = null;
+    client.softError = ERRNO.ECONNRESET;
+    client.peerClosed = true;
+  }
+
+  // ---- accept(2) ----
+  accept(sk: Sock): Sock {
+    const sc = 'accept';
+    if (sk.state !== TCP_LISTEN) fail(sc, 'EINVAL', 'socket is not listening');
+    const i = sk.acceptQueue.findIndex((c) => c.state === TCP_ESTABLISHED || c.state === TCP_SYN_RECV || c.state === TCP_CLOSE);
+    if (i < 0) fail(sc, 'EAGAIN', 'accept queue is empty');
+    const [child] = sk.acceptQueue.splice(i, 1);
+    return child!;
+  }
+
+  // ---- UDP ----
+  private udpConnect(sk: Sock, address: string, port: number): void {
+    const sc = 'connect';
+    const { v6, daddr } = this.destination(sc, sk, address, port);
+    this.autobindConnect(sc, sk, v6);
+    sk.daddr = daddr;
+    sk.dport = port;
+    sk.state = TCP_ESTABLISHED;
+    if (!sk.rcvSaddr || sk.rcvSaddr.any) sk.rcvSaddr = this.source(sk, v6);
+    if (sk.reuseCb) {
+      sk.reuseCb.hasConns = true;
+      // udp_lib_hash4() (6.13+): a connected socket hashed by 4-tuple leaves its reuseport group
+      this.detachFromGroup(sk);
+    }
+  }
+
+  sendto(sk: Sock, data: Uint8Array, address: string | undefined, port: number | undefined, flags: number, cpu?: number): number {
+    const sc = 'sendto';
+    if (!(data instanceof Uint8Array)) fail(sc, 'EFAULT', 'data must be a Uint8Array');
+    if (sk.family === AF_UNIX) fail(sc, 'ENOTCONN', 'AF_UNIX sockets are not simulated');
+    if (sk.isTcp) {
+      if (flags & MSG_FASTOPEN && sk.state === TCP_CLOSE) {
+        if (address === undefined || port === undefined) fail(sc, 'EDESTADDRREQ', 'MSG_FASTOPEN needs a destination');
+        this.connect(sk, address, port, data, cpu);
+        return data.length;
+      }
+      if (sk.state === TCP_LISTEN || sk.state === TCP_CLOSE) fail(sc, sk.state === TCP_CLOSE && !sk.peerClosed ? 'EPIPE' : 'ENOTCONN', 'socket is not connected');
+      if (sk.softError) { const e = sk.softError; sk.softError = 0; throw new SysError(sc, e); }
+      if (sk.shutdownWr) fail(sc, 'EPIPE', 'socket is shut down for writing');
+      const peer = sk.peer;
+      if (!peer) fail(sc, 'EPIPE', 'connection was reset');
+      if (!peer.shutdownRd && data.length) peer.enqueue({ data: data.slice(), address: '', port: 0, truesize: skbTruesize(data.length) });
+      return data.length;
+    }
+    if (!sk.isUdp) fail(sc, 'EOPNOTSUPP', 'raw sockets are not simulated');
+    if (sk.softError) { const e = sk.softError; sk.softError = 0; throw new SysError(sc, e); }
+    if (sk.shutdownWr) fail(sc, 'EPIPE', 'socket is shut down for writing');
+    let v6: boolean, daddr: InAddr, dport: number;
+    if (address === undefined) {
+      if (!sk.daddr) fail(sc, 'EDESTADDRREQ', 'UDP socket is not connected and no destination was given');
+      daddr = sk.daddr;
+      dport = sk.dport;
+      v6 = sk.family === AF_INET6 && !daddr.v4;
+    } else {
+      if (sk.daddr && false) fail(sc, 'EISCONN', '');
+      ({ v6, daddr } = this.destination(sc, sk, address, port ?? 0));
+      dport = port ?? 0;
+    }
+    if (data.length > 65507) fail(sc, 'EMSGSIZE', `datagram of ${data.length} bytes`);
+    this.autobindConnect(sc, sk, v6);
+    const saddr = this.source(sk, v6);
+    const pkt: Packet = {
+      v6, protocol: IPPROTO_UDP, saddr, sport: sk.num, daddr, dport, payload: data,
+      hash: this.ehash(v6, daddr, dport, saddr, sk.num, IPPROTO_UDP), cpu: cpu ?? this.defaultCpu,
+      tcpFlags: 0, seq: 0, synOptions: false, tsval: 0,
+    };
+    this.deliverUdp(pkt, sk);
+    return data.length;
+  }
+
+  /** __udp4_lib_rcv / __udp6_lib_rcv: lookup, reuseport selection, enqueue or ICMP. */
+  deliverUdp(pkt: Packet, sender: Sock | null): Sock | null {
+    const cands = this.ports.lookup(IPPROTO_UDP, pkt.v6, pkt.daddr, pkt.dport, pkt.saddr, pkt.sport, false);
+    let target: Sock | null = cands[0] ?? null;
+    if (target && !target.daddr && target.reuseport && target.reuseCb) {
+      const r = this.hooks.select(target.reuseCb, target, pkt);
+      target = r === SELECT_DROP ? null : (r ?? target);
+    }
+    if (!target) {
+      this.stats.udpNoPorts++;
+      // ICMP port unreachable: only a connected sender hears about it
+      if (sender && sender.daddr) sender.softError = ERRNO.ECONNREFUSED;
+      return null;
+    }
+    if (target.shutdownRd) return target;
+    const truesize = skbTruesize(pkt.payload.length);
+    if (target.rmemAlloc + truesize > target.rcvbuf && target.rmemAlloc > 0) {
+      this.stats.udpRcvbufErrors++;
+      return target;
+    }
+    target.enqueue({
+      data: pkt.payload.slice(), address: formatAddr(target.family, pkt.saddr), port: pkt.sport, truesize,
+    });
+    return target;
+  }
+
+  recvfrom(sk: Sock, maxLength: number | undefined): Datagram {
+    const sc = 'recvfrom';
+    if (sk.family === AF_UNIX) fail(sc, 'ENOTCONN', 'AF_UNIX sockets are not simulated');
+    if (sk.isTcp) {
+      if (sk.state === TCP_LISTEN) fail(sc, 'ENOTCONN', 'listening socket');
+      const e = sk.peek();
+      if (!e) {
+        if (sk.softError) { const err = sk.softError; sk.softError = 0; throw new SysError(sc, err); }
+        if (sk.peerClosed || sk.shutdownRd) return { data: new Uint8Array(0), ...this.peerName(sk) };
+        if (sk.state === TCP_CLOSE) fail(sc, 'ENOTCONN', 'socket is not connected');
+        fail(sc, 'EAGAIN', 'no data');
+      }
+      const max = maxLength ?? 65536;
+      if (e.data.length <= max) {
+        sk.dequeue();
+        return { data: e.data, ...this.peerName(sk) };
+      }
+      const out = e.data.slice(0, max);
+      e.data = e.data.subarray(max);
+      return { data: out, ...this.peerName(sk) };
+    }
+    if (sk.softError) { const err = sk.softError; sk.softError = 0; throw new SysError(sc, err); }
+    const e = sk.dequeue();
+    if (!e) {
+      if (sk.shutdownRd) return { data: new Uint8Array(0), address: '', port: 0 };
+      fail(sc, 'EAGAIN', 'no datagram queued');
+    }
+    const max = maxLength ?? 65536;
+    return { data: e.data.length > max ? e.data.subarray(0, max) : e.data, address: e.address, port: e.port };
+  }
+
+  peerName(sk: Sock): SockAddr {
+    if (!sk.daddr) fail('getpeername', 'ENOTCONN', 'socket is not connected');
+    return { address: formatAddr(sk.family, sk.daddr), port: sk.dport };
+  }
+
+  // ---- shutdown(2) / close(2) ----
+  shutdown(sk: Sock, how: number): void {
+    const sc = 'shutdown';
+    if (how < 0 || how > 2) fail(sc, 'EINVAL', `how ${how}`);
+    const rcv = how === 0 || how === 2, snd = how === 1 || how === 2;
+    if (sk.isTcp && sk.state === TCP_LISTEN) {
+      if (rcv) this.listenStop(sk, false);
+      return;
+    }
+    let err = 0;
+    if (sk.state === TCP_CLOSE) err = ERRNO.ENOTCONN;
+    if (rcv) sk.shutdownRd = true;
+    if (snd) {
+      sk.shutdownWr = true;
+      if (sk.isTcp && sk.peer) sk.peer.peerClosed = true;
+    }
+    if (err) throw new SysError(sc, err, 'socket is not connected');
+  }
+
+  /** tcp_disconnect()/tcp_close() of a listener: unhash (stop or migrate) and empty the queues. */
+  private listenStop(sk: Sock, closing: boolean): void {
+    const reuse = sk.reuseCb;
+    this.ports.unhash(sk);
+    sk.state = TCP_CLOSE;
+    if (reuse) {
+      const prog = reuse.prog;
+      const migrate = this.sysctl.tcpMigrateReq === 1 || (prog?.kind === 'ebpf' && prog.prog.expectedAttachType === 40);
+      if (migrate) {
+        // reuseport_stop_listen_sock(): move to the closed section, leave the sockarray
+        sk.userData?.map.clearSlotOf(sk);
+        reuse.detachListening(sk);
+        reuse.closed.push(sk);
+      } else {
+        this.detachFromGroup(sk);
+      }
+    }
+    // inet_csk_listen_stop(): migrate or reset each child, then each pending request
+    const queue = sk.acceptQueue;
+    sk.acceptQueue = [];
+    for (const child of queue) {
+      const nsk = reuse && sk.reuseCb === reuse && reuse.closed.includes(sk) ? this.hooks.migrate(sk, child, true) : null;
+      if (nsk && nsk.state === TCP_LISTEN) {
+        nsk.acceptQueue.push(child);
+        child.parent = nsk;
+        this.stats.migrateReqSuccess++;
+        continue;
+      }
+      if (nsk) this.stats.migrateReqFailure++;
+      this.abortChild(child);
+    }
+    for (const sk2 of this.sockmaps) sk2.removeSock(sk);
+    if (!sk.bindPortLocked) this.ports.removeOwner(sk);
+    void closing;
+  }
+
+  private abortChild(child: Sock): void {
+    if (child.peer) this.resetClient(child.peer);
+    child.peer = null;
+    child.state = TCP_CLOSE;
+    this.ports.removeOwner(child);
+  }
+
+  /** reuseport_detach_sock(): leave the group (swap-remove) and the sockarray. */
+  detachFromGroup(sk: Sock): void {
+    const reuse = sk.reuseCb;
+    if (!reuse) return;
+    sk.userData?.map.clearSlotOf(sk);
+    if (reuse.detachListening(sk) < 0) reuse.detachClosed(sk);
+    sk.reuseCb = null;
+    reuse.maybeFree();
+  }
+
+  /** The last fd went: release the socket. */
+  release(sk: Sock): void {
+    if (sk.dead) return;
+    if (sk.isTcp && sk.state === TCP_LISTEN) this.listenStop(sk, true);
+    this.ports.unhash(sk);
+    this.detachFromGroup(sk);
+    for (const m of this.sockmaps) m.removeSock(sk);
+    if (sk.isTcp && sk.peer) {
+      sk.peer.peerClosed = true;
+      sk.peer.peer = null;
+    }
+    for (const c of sk.acceptQueue) this.abortChild(c);
+    sk.acceptQueue = [];
+    this.ports.removeOwner(sk);
+    sk.state = TCP_CLOSE;
+    sk.dead = true;
+  }
+
+  poll(sk: Sock): number {
+    let ev = 0;
+    if (sk.state === TCP_LISTEN) {
+      if (sk.acceptQueue.length) ev |= POLLIN;
+      return ev;
+    }
+    if (sk.rcvQueueLength > 0) ev |= POLLIN;
+    if (sk.softError) ev |= POLLERR;
+    if (sk.isTcp) {
+      if (sk.peerClosed) ev |= POLLIN | (sk.shutdownWr ? POLLHUP : 0);
+      if (sk.state === TCP_ESTABLISHED && !sk.shutdownWr) ev |= POLLOUT;
+    } else if (sk.isUdp) {
+      ev |= POLLOUT;
+      if (sk.shutdownRd) ev |= POLLIN;
+    }
+    return ev;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function checkPort(sc: string, port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(sc, 'EINVAL', `port ${port} is not 0..65535`);
+}

@@ -1,0 +1,172 @@
+/**
+ * Port ownership, bind conflicts and listener/socket lookup (net/ipv4/inet_hashtables.c,
+ * inet_connection_sock.c, udp.c): who may share a port, which group a socket joins, and which
+ * socket a packet finds before reuseport selection runs.
+ */
+import { AF_INET, AF_INET6, IPPROTO_TCP } from '../kernel/index.js';
+import type { InAddr } from './addr.js';
+import { Sock, TCP_ESTABLISHED, TCP_LISTEN } from './socket.js';
+import { Prng } from './rand.js';
+
+export const EPHEMERAL_LOW = 32768, EPHEMERAL_HIGH = 60999;
+
+/** Does socket `sk` (bound address) accept a packet to `daddr` (v6 = IPv6 on the wire)? */
+export function addrMatches(sk: Sock, v6: boolean, daddr: InAddr): boolean {
+  const a = sk.rcvSaddr!;
+  if (sk.family === AF_INET) return !v6 && (a.any || a.key === daddr.key);
+  // AF_INET6
+  if (!v6) {
+    if (sk.ipv6only) return false;
+    if (a.v4) return a.any || a.key === daddr.key;
+    return a.any; // :: accepts IPv4 unless IPV6_V6ONLY
+  }
+  if (a.v4) return false;
+  return a.any || a.key === daddr.key;
+}
+
+/** The address space a bound socket covers, for overlap tests. */
+function covers(sk: Sock): { v4: 'all' | string | null; v6: 'all' | string | null } {
+  const a = sk.rcvSaddr!;
+  if (sk.family === AF_INET) return { v4: a.any ? 'all' : a.key, v6: null };
+  if (a.v4) return { v4: a.any ? 'all' : a.key, v6: null };
+  if (a.any) return { v4: sk.ipv6only ? null : 'all', v6: 'all' };
+  return { v4: null, v6: a.key };
+}
+const meet = (x: 'all' | string | null, y: 'all' | string | null): boolean => x !== null && y !== null && (x === 'all' || y === 'all' || x === y);
+
+/** inet_rcv_saddr_equal(sk, sk2, match_wildcard=true): do the bound addresses overlap? */
+export function addrOverlap(a: Sock, b: Sock): boolean {
+  const ca = covers(a), cb = covers(b);
+  return meet(ca.v4, cb.v4) || meet(ca.v6, cb.v6);
+}
+
+/** inet_rcv_saddr_equal(sk, sk2, false): the same address exactly (wildcard only equals wildcard). */
+export function addrEqual(a: Sock, b: Sock): boolean {
+  return a.rcvSaddr!.key === b.rcvSaddr!.key || (a.rcvSaddr!.any && b.rcvSaddr!.any && a.family === b.family);
+}
+
+export class PortTable {
+  /** protocol -> port -> sockets owning it (bind bucket owners, incl. connected/accepted sockets). */
+  private readonly owners = new Map<number, Map<number, Sock[]>>();
+  /** Hashed sockets per protocol in lookup order. */
+  readonly hashed = new Map<number, Sock[]>();
+  private readonly rng: Prng;
+
+  constructor(rng: Prng) {
+    this.rng = rng;
+  }
+
+  ownersOf(protocol: number, port: number): Sock[] {
+    let t = this.owners.get(protocol);
+    if (!t) this.owners.set(protocol, (t = new Map()));
+    let l = t.get(port);
+    if (!l) t.set(port, (l = []));
+    return l;
+  }
+
+  addOwner(sk: Sock, port: number): void {
+    this.ownersOf(sk.protocol, port).push(sk);
+    sk.num = port;
+    sk.bound = true;
+  }
+
+  removeOwner(sk: Sock): void {
+    if (!sk.bound) return;
+    const l = this.ownersOf(sk.protocol, sk.num);
+    const i = l.indexOf(sk);
+    if (i >= 0) l.splice(i, 1);
+    sk.bound = false;
+  }
+
+  hash(sk: Sock): void {
+    let l = this.hashed.get(sk.protocol);
+    if (!l) this.hashed.set(sk.protocol, (l = []));
+    // IPv6 reuseport sockets go to the tail, everything else to the head (__inet_hash / udp_lib_get_port)
+    if (sk.reuseport && sk.family === AF_INET6) l.push(sk);
+    else l.unshift(sk);
+    sk.hashed = true;
+  }
+
+  unhash(sk: Sock): void {
+    if (!sk.hashed) return;
+    const l = this.hashed.get(sk.protocol)!;
+    const i = l.indexOf(sk);
+    if (i >= 0) l.splice(i, 1);
+    sk.hashed = false;
+  }
+
+  /**
+   * Would `sk` binding to `port` conflict with an owner? TCP: inet_bind_conflict(); UDP:
+   * udp_lib_lport_inuse(). `listening`: the listen()-time recheck (inet_csk_get_port relax).
+   */
+  conflicts(sk: Sock, port: number): Sock | null {
+    for (const sk2 of this.ownersOf(sk.protocol, port)) {
+      if (sk2 === sk || !addrOverlap(sk, sk2)) continue;
+      if (sk.protocol === IPPROTO_TCP) {
+        const cbOk = sk.reuseCb === null || sk.reuseCb.closed.length > 0;
+        if (sk.reuse && sk2.reuse && sk2.state !== TCP_LISTEN && sk.state !== TCP_LISTEN) continue; // SO_REUSEADDR
+        if (sk.reuseport && sk2.reuseport && cbOk && sk.uid === sk2.uid) continue;
+        return sk2;
+      }
+      if (sk.reuse && sk2.reuse) continue;
+      if (sk.reuseport && sk2.reuseport && sk.reuseCb === null && sk.uid === sk2.uid) continue;
+      return sk2;
+    }
+    return null;
+  }
+
+  /** A free ephemeral port (bind prefers odd, connect even ports, as Linux does). */
+  ephemeral(protocol: number, odd: boolean): number {
+    const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+    const start = EPHEMERAL_LOW + this.rng.below(span);
+    for (const parity of [odd ? 1 : 0, odd ? 0 : 1]) {
+      for (let i = 0; i < span; i++) {
+        const port = EPHEMERAL_LOW + ((start - EPHEMERAL_LOW + i) % span);
+        if ((port & 1) !== parity) continue;
+        if (this.ownersOf(protocol, port).length === 0) return port;
+      }
+    }
+    return 0;
+  }
+
+  /** The sockets a packet could go to, best first (compute_score). */
+  lookup(protocol: number, v6: boolean, daddr: InAddr, dport: number, saddr: InAddr, sport: number, tcpListenersOnly: boolean): Sock[] {
+    const l = this.hashed.get(protocol);
+    if (!l) return [];
+    let best: Sock[] = [];
+    let bestScore = -1;
+    for (const sk of l) {
+      if (sk.num !== dport) continue;
+      if (tcpListenersOnly && sk.state !== TCP_LISTEN) continue;
+      if (!addrMatches(sk, v6, daddr)) continue;
+      let score = 1;
+      if (sk.family === AF_INET && !v6) score++;
+      if (!sk.rcvSaddr!.any) score += 4;
+      if (sk.daddr) {
+        if (sk.daddr.key !== saddr.key || sk.dport !== sport) continue;
+        score += 8;
+      }
+      if (score > bestScore) {
+        bestScore = score;
+        best = [sk];
+      } else if (score === bestScore) {
+        best.push(sk);
+      }
+    }
+    return best;
+  }
+
+  /** A listening/bound reuseport socket whose group `sk` joins (inet_reuseport_add_sock / udp_reuseport_add_sock). */
+  findGroupPeer(sk: Sock): Sock | null {
+    const l = this.hashed.get(sk.protocol) ?? [];
+    for (const sk2 of l) {
+      if (sk2 === sk || sk2.num !== sk.num) continue;
+      if (sk.protocol === IPPROTO_TCP && sk2.state !== TCP_LISTEN) continue;
+      if (sk2.state === TCP_ESTABLISHED && sk.protocol !== IPPROTO_TCP) continue;
+      if (sk2.family !== sk.family || sk2.ipv6only !== sk.ipv6only || !sk2.reuseport || sk2.uid !== sk.uid) continue;
+      if (!addrEqual(sk, sk2)) continue;
+      return sk2;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The bytes a packet has on the loopback wire: a 14-byte Ethernet header (lo uses an all-zero
+ * one), the IPv4/IPv6 header, the TCP/UDP header and the payload. SK_REUSEPORT programs see the
+ * L4 part through data/data_end and reach the rest with bpf_skb_load_bytes_relative().
+ * A Linux SYN carries 20 bytes of options (MSS, SACK_PERM, TS, NOP, WS): L4 length 40.
+ */
+import { ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP } from '../kernel/index.js';
+import type { InAddr } from './addr.js';
+
+export const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08, TCP_ACK = 0x10;
+
+export interface Packet {
+  /** IPv6 on the wire (false: IPv4, including v4-mapped traffic of AF_INET6 sockets). */
+  v6: boolean;
+  protocol: number;
+  saddr: InAddr;
+  sport: number;
+  daddr: InAddr;
+  dport: number;
+  payload: Uint8Array;
+  /** The 4-tuple hash (inet_ehashfn / udp_ehashfn / migrating sk_hash). */
+  hash: number;
+  /** CPU the packet is processed on (bpf_get_smp_processor_id, SO_INCOMING_CPU). */
+  cpu: number;
+  /** TCP only. */
+  tcpFlags: number;
+  seq: number;
+  /** TCP SYN: carry Linux's default SYN options. */
+  synOptions: boolean;
+  tsval: number;
+}
+
+export interface Frame {
+  bytes: Uint8Array;
+  /** Offset of the network header (after the 14-byte Ethernet header). */
+  netOff: number;
+  /** Offset of the TCP/UDP header. */
+  l4Off: number;
+}
+
+export const ETH_HLEN = 14;
+
+/** L4 header length for this packet (TCP: 20 + options). */
+export function l4HeaderLen(p: Packet): number {
+  if (p.protocol !== IPPROTO_TCP) return 8;
+  return p.synOptions ? 40 : 32; // non-SYN segments carry the 12-byte timestamp option block
+}
+
+export function buildFrame(p: Packet): Frame {
+  const l4h = l4HeaderLen(p);
+  const l4len = l4h + p.payload.length;
+  const ipLen = p.v6 ? 40 : 20;
+  const bytes = new Uint8Array(ETH_HLEN + ipLen + l4len);
+  const dv = new DataView(bytes.buffer);
+  dv.setUint16(12, p.v6 ? ETH_P_IPV6 : ETH_P_IP);
+  const n = ETH_HLEN;
+  if (p.v6) {
+    dv.setUint32(n, 0x60000000 | (p.hash & 0xfffff)); // version 6, flow label from the flow hash
+    dv.setUint16(n + 4, l4len);
+    bytes[n + 6] = p.protocol;
+    bytes[n + 7] = 64;
+    bytes.set(p.saddr.bytes, n + 8);
+    bytes.set(p.daddr.bytes, n + 24);
+  } else {
+    bytes[n] = 0x45;
+    dv.setUint16(n + 2, 20 + l4len);
+    dv.setUint16(n + 6, 0x4000); // DF
+    bytes[n + 8] = 64;
+    bytes[n + 9] = p.protocol;
+    bytes.set(p.saddr.bytes.subarray(12), n + 12);
+    bytes.set(p.daddr.bytes.subarray(12), n + 16);
+    dv.setUint16(n + 10, ipChecksum(bytes, n, 20));
+  }
+  const t = n + ipLen;
+  dv.setUint16(t, p.sport);
+  dv.setUint16(t + 2, p.dport);
+  if (p.protocol === IPPROTO_TCP) {
+    dv.setUint32(t + 4, p.seq >>> 0);
+    dv.setUint32(t + 8, 0);
+    bytes[t + 12] = (l4h / 4) << 4;
+    bytes[t + 13] = p.tcpFlags;
+    dv.setUint16(t + 14, 65495); // loopback window (MSS 65495)
+    let o = t + 20;
+    if (p.synOptions) {
+      bytes[o++] = 2; bytes[o++] = 4; dv.setUint16(o, 65495); o += 2; // MSS
+      bytes[o++] = 4; bytes[o++] = 2; // SACK permitted
+      bytes[o++] = 8; bytes[o++] = 10; dv.setUint32(o, p.tsval >>> 0); o += 4; dv.setUint32(o, 0); o += 4; // timestamps
+      bytes[o++] = 1; // NOP
+      bytes[o++] = 3; bytes[o++] = 3; bytes[o++] = 7; // window scale 7
+    } else {
+      bytes[o++] = 1; bytes[o++] = 1; bytes[o++] = 8; bytes[o++] = 10;
+      dv.setUint32(o, p.tsval >>> 0); o += 4; dv.setUint32(o, 0); o += 4;
+    }
+  } else {
+    dv.setUint16(t + 4, l4len);
+  }
+  bytes.set(p.payload, t + l4h);
+  return { bytes, netOff: n, l4Off: t };
+}
+
+function ipChecksum(b: Uint8Array, off: number, len: number): number {
+  let sum = 0;
+  for (let i = 0; i < len; i += 2) sum += (b[off + i]! << 8) | b[off + i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}

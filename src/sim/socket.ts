@@ -1,0 +1,165 @@
+/**
+ * struct sock, reduced to what reuseport selection, the bpf maps and the selftests can observe.
+ * One Sock is one kernel socket; several fds may point at it (sock refcount = fd count).
+ */
+import { AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_STREAM } from '../kernel/index.js';
+import type { InAddr } from './addr.js';
+import type { ReuseportGroup } from './reuseport_group.js';
+import type { CookieGen } from './cookie.js';
+
+/** TCP states (include/net/tcp_states.h), the same numbers BPF_TCP_* uses. */
+export const TCP_ESTABLISHED = 1, TCP_SYN_SENT = 2, TCP_SYN_RECV = 3, TCP_CLOSE = 7;
+export const TCP_LISTEN = 10, TCP_NEW_SYN_RECV = 12;
+
+/** One queued datagram or a chunk of stream data. */
+export interface SkbEntry {
+  data: Uint8Array;
+  address: string;
+  port: number;
+  truesize: number;
+}
+
+/** What sk_user_data points at: a sockarray slot (SK_USER_DATA_BPF) tags the socket as taken. */
+export interface SockUserData {
+  kind: 'sockarray';
+  map: { clearSlotOf(sk: Sock): void };
+}
+
+/** A request socket (NEW_SYN_RECV): a handshake whose final ACK has not been processed yet. */
+export interface RequestSock {
+  listener: Sock;
+  /** The client socket waiting in SYN_SENT/ESTABLISHED for our side. */
+  client: Sock;
+  hash: number;
+  synPayload: Uint8Array;
+  cookie: bigint;
+  state: number;
+}
+
+let nextSockId = 1;
+
+export class Sock {
+  readonly id = nextSockId++;
+  readonly family: number;
+  readonly type: number;
+  readonly protocol: number;
+  uid: number;
+  /** SO_REUSEADDR (sk_reuse) and SO_REUSEPORT (sk_reuseport). */
+  reuse = false;
+  reuseport = false;
+  ipv6only = false;
+  /** Set once bind() (or an implicit autobind) assigned a local port. */
+  bound = false;
+  /** The port was given explicitly (SOCK_BINDPORT_LOCK): a re-listen keeps it. */
+  bindPortLocked = false;
+  /** inet_rcv_saddr (v4-mapped for IPv4). */
+  rcvSaddr: InAddr | null = null;
+  num = 0;
+  daddr: InAddr | null = null;
+  dport = 0;
+  state = TCP_CLOSE;
+  /** In the lookup tables (TCP listener lhash / UDP hash): sk_hashed(). */
+  hashed = false;
+  /** SOCK_RCU_FREE: set when TCP listens / UDP binds. */
+  rcuFree = false;
+  /** sk_reuseport_cb. */
+  reuseCb: ReuseportGroup | null = null;
+  userData: SockUserData | null = null;
+  /** Number of sockmap/sockhash entries holding this socket (a psock). */
+  psockRefs = 0;
+  /** Lazily generated SO_COOKIE (0n: not generated yet). */
+  cookie = 0n;
+  /** SO_INCOMING_CPU (-1: unset). */
+  incomingCpu = -1;
+  filterLocked = false;
+  /** SO_RCVBUF as stored in sk_rcvbuf (already doubled). */
+  rcvbuf = 212992;
+  rmemAlloc = 0;
+  rcvQueue: SkbEntry[] = [];
+  rcvHead = 0;
+  /** Pending error reported by the next recv/SO_ERROR (e.g. ECONNREFUSED from ICMP). */
+  softError = 0;
+  shutdownRd = false;
+  shutdownWr = false;
+  /** The peer closed its side: reads give EOF. */
+  peerClosed = false;
+  /** TCP: the connected peer socket. */
+  peer: Sock | null = null;
+  /** TCP listener state. */
+  backlog = 0;
+  acceptQueue: Sock[] = [];
+  requests: RequestSock[] = [];
+  /** TCP_FASTOPEN queue length on a listener (0: off). */
+  fastopenQlen = 0;
+  fastopenConnect = false;
+  /** The listener a child was created by (rsk_listener / for state reporting). */
+  parent: Sock | null = null;
+  /** The 4-tuple hash the connection was created with (sk_hash). */
+  skHash = 0;
+  /** fds referring to this socket; the socket is released at 0. */
+  refs = 0;
+  dead = false;
+
+  readonly cookieGen: CookieGen;
+
+  constructor(family: number, type: number, protocol: number, uid: number, cookieGen: CookieGen) {
+    this.cookieGen = cookieGen;
+    this.family = family;
+    this.type = type;
+    this.protocol = protocol;
+    this.uid = uid;
+  }
+
+  get isInet(): boolean {
+    return (this.family === AF_INET || this.family === AF_INET6) &&
+      ((this.type === SOCK_STREAM && this.protocol === IPPROTO_TCP) || (this.type === SOCK_DGRAM && this.protocol === IPPROTO_UDP));
+  }
+  get isTcp(): boolean {
+    return this.type === SOCK_STREAM && this.protocol === IPPROTO_TCP;
+  }
+  get isUdp(): boolean {
+    return this.type === SOCK_DGRAM && this.protocol === IPPROTO_UDP;
+  }
+  get rcvQueueLength(): number {
+    return this.rcvQueue.length - this.rcvHead;
+  }
+
+  enqueue(e: SkbEntry): void {
+    this.rcvQueue.push(e);
+    this.rmemAlloc += e.truesize;
+  }
+
+  dequeue(): SkbEntry | undefined {
+    if (this.rcvHead >= this.rcvQueue.length) return undefined;
+    const e = this.rcvQueue[this.rcvHead]!;
+    this.rcvQueue[this.rcvHead++] = undefined as unknown as SkbEntry;
+    if (this.rcvHead > 1024 && this.rcvHead * 2 > this.rcvQueue.length) {
+      this.rcvQueue = this.rcvQueue.slice(this.rcvHead);
+      this.rcvHead = 0;
+    } else if (this.rcvHead === this.rcvQueue.length) {
+      this.rcvQueue.length = 0;
+      this.rcvHead = 0;
+    }
+    this.rmemAlloc -= e.truesize;
+    return e;
+  }
+
+  peek(): SkbEntry | undefined {
+    return this.rcvHead < this.rcvQueue.length ? this.rcvQueue[this.rcvHead] : undefined;
+  }
+}
+
+/**
+ * skb->truesize of a small loopback datagram: the data area (headroom + headers + payload)
+ * rounded to a kmalloc size, plus sk_buff (256) and skb_shared_info (320). With the default
+ * rmem (212992) a socket then holds 256 small datagrams, as measured on 6.18.
+ */
+export function skbTruesize(payloadLen: number): number {
+  const need = payloadLen + 160;
+  let alloc = 64;
+  while (alloc < need) alloc = alloc === 64 ? 96 : alloc === 96 ? 128 : alloc === 128 ? 192 : alloc === 192 ? 256 : alloc * 2;
+  return alloc + 576;
+}
+
+/** sysctl defaults (net.core.rmem_default / rmem_max, SOCK_MIN_RCVBUF). */
+export const RMEM_DEFAULT = 212992, RMEM_MAX = 212992, SOCK_MIN_RCVBUF = 2304;
