@@ -10,7 +10,10 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T;
 }
 
-const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+/** Scratch for 64-bit conversions: no DataView or BigInt arithmetic per call. */
+const scratch64 = new BigUint64Array(1);
+const scratch8 = new Uint8Array(scratch64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function intCodec(size: 4, signed: boolean): Codec<number> {
   const min = signed ? -0x80000000 : 0, max = signed ? 0x7fffffff : 0xffffffff;
@@ -40,9 +43,15 @@ export const u64: Codec<bigint> = {
   encodeInto(v, out) {
     if (typeof v !== 'bigint') throw new TypeError(`u64: expected a bigint, got ${typeof v}`);
     if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`u64: ${v} is out of range`);
-    view(out).setBigUint64(0, v, true);
+    if (!LITTLE_ENDIAN) { new DataView(out.buffer, out.byteOffset, 8).setBigUint64(0, v, true); return; }
+    scratch64[0] = v;
+    for (let i = 0; i < 8; i++) out[i] = scratch8[i]!;
   },
-  decode: (b) => view(b).getBigUint64(0, true),
+  decode(b) {
+    if (!LITTLE_ENDIAN) return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+    for (let i = 0; i < 8; i++) scratch8[i] = b[i]!;
+    return scratch64[0]!;
+  },
 };
 
 /** Raw bytes of a fixed size (the default codec). */

@@ -105,6 +105,8 @@ export class ReuseportGroup extends EventEmitter {
   private readonly readyWaits = new Map<number, Ready>();
   private readonly drainWaits = new Map<number, () => void>();
   private readonly downReason = new Map<number, DownReason>();
+  /** Workers being drained on purpose: their exit is not a crash to respawn. */
+  private readonly draining = new Set<number>();
   private nextId = 1;
   private generation = 0;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -360,7 +362,8 @@ export class ReuseportGroup extends EventEmitter {
     if (!reason) reason = w.exitSignal === 'SIGKILL' ? 'killed' : 'crashed';
     this.all.delete(w.id);
     this.emit('worker-down', w.info(), { reason, code: w.exitCode, signal: w.exitSignal });
-    if ((reason === 'crashed' || reason === 'killed') && this.state === 'running' && this.opts.respawn) this.scheduleRespawn(w);
+    const wasDraining = this.draining.delete(w.id);
+    if ((reason === 'crashed' || reason === 'killed') && !wasDraining && this.state === 'running' && this.opts.respawn) this.scheduleRespawn(w);
   }
 
   private scheduleRespawn(w: Worker): void {
@@ -390,9 +393,13 @@ export class ReuseportGroup extends EventEmitter {
     for (const w of this.all.values()) {
       if (w.state !== 'ready') continue;
       if (now - w.lastPong > this.opts.heartbeatTimeoutMs) {
+        // Stop steering to it at once and start its replacement in parallel: it cannot drain
+        // while stuck, so it is killed after drainTimeoutMs.
         this.emit('warning', `worker ${w.id} (pid ${w.pid}) has not answered for ${now - w.lastPong} ms: replacing it`);
         this.downReason.set(w.id, 'unresponsive');
-        void this.replaceWorker(w.id).catch((err: Error) => this.emit('warning', `replacing worker ${w.id} failed: ${err.message}`));
+        const weight = this.weights.get(w.id) ?? 1;
+        void this.drainAndStop(w);
+        this.spawn(weight).catch((err: Error) => this.emit('warning', `replacing worker ${w.id} failed: ${err.message}`));
         continue;
       }
       w.send({ rp: 'ping', seq: ++w.pingSeq });
@@ -434,6 +441,7 @@ export class ReuseportGroup extends EventEmitter {
     if (w.state === 'draining') return w.waitExit();
     const wasStarting = w.state === 'starting';
     w.state = 'draining';
+    this.draining.add(w.id);
     if (!this.downReason.has(w.id)) this.downReason.set(w.id, 'drained');
     this.resteer();
     try { this.backend?.drain(w); } catch (err) { this.emit('warning', `drain of worker ${w.id}: ${(err as Error).message}`); }
@@ -444,7 +452,7 @@ export class ReuseportGroup extends EventEmitter {
       const outcome = await Promise.race([drained.then(() => 'drained' as const), timeout]);
       if (outcome === 'timeout' && w.alive) {
         this.emit('warning', `worker ${w.id} did not drain within ${this.opts.drainTimeoutMs} ms: killing it`);
-        this.downReason.set(w.id, 'killed');
+        if (this.downReason.get(w.id) === 'drained') this.downReason.set(w.id, 'killed');
       } else if (w.alive) this.emit('worker-drained', w.info());
     }
     await w.stop(outcomeGrace(this.opts.drainTimeoutMs));

@@ -85,6 +85,7 @@ function trackServer(server: net.Server): void {
     sock.once('close', () => {
       stats.active--;
       loadChanged();
+      maybeDrained();
     });
   });
   // A draining http server tells keep-alive clients to go elsewhere for their next request.

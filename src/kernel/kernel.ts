@@ -62,6 +62,15 @@ export interface ProgInfo {
   runCnt: bigint;
 }
 
+/** One BPF_MAP_LOOKUP_BATCH answer: `count` keys and values back to back. */
+export interface MapBatch {
+  keys: Uint8Array;
+  values: Uint8Array;
+  count: number;
+  /** Position to pass as `inBatch` for the next call; null once the map is exhausted. */
+  nextBatch: Uint8Array | null;
+}
+
 export interface PollResult {
   fd: number;
   /** POLLIN / POLLOUT / POLLERR / POLLHUP bits. */
@@ -112,6 +121,14 @@ export interface Kernel {
   progGetInfo(fd: number): ProgInfo;
   /** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): stats are collected while the returned fd is open. */
   enableStats(type?: number): number;
+  /**
+   * Optional (5.6+; ENOTSUPP for maps without batch ops, e.g. REUSEPORT_SOCKARRAY):
+   * BPF_MAP_UPDATE_BATCH of `count` elements, keys and values back to back. Callers fall back
+   * to mapUpdateElem when a kernel does not implement it.
+   */
+  mapUpdateBatch?(fd: number, keys: Uint8Array, values: Uint8Array, count: number, elemFlags?: number): void;
+  /** Optional: BPF_MAP_LOOKUP_BATCH of up to `count` elements from `inBatch` (null: the start). */
+  mapLookupBatch?(fd: number, inBatch: Uint8Array | null, count: number): MapBatch;
 
   // ---- environment ----
   /** Read (and, with value, write) a sysctl such as 'net.ipv4.tcp_migrate_req'. Returns the value read. */

@@ -50,6 +50,17 @@ const UNKNOWN: MapGeometry = { keySize: -1, valueSize: 0 };
 
 const addr = (c: Libc, b: Uint8Array): bigint => c.koffi.address(b) as bigint;
 
+/**
+ * A copy of `bytes` in a buffer whose address may be stored in a bpf_attr: at least 128 bytes
+ * so V8 never keeps it on its moving heap (typed arrays up to 64 bytes may live there).
+ */
+function offHeap(bytes: Uint8Array | string, extra = 0): Buffer {
+  const src = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+  const b = Buffer.alloc(Math.max(128, src.length + extra));
+  b.set(src);
+  return b;
+}
+
 export class BpfSyscall {
   private readonly c: Libc;
   private readonly nr: number;
@@ -60,6 +71,8 @@ export class BpfSyscall {
   private valueBuf: Buffer;
   /** attr for LOOKUP/UPDATE: key -> keyBuf, value -> valueBuf (fd and flags written per call). */
   private readonly attrElem = Buffer.alloc(BPF_ATTR_SIZE);
+  private readonly elem32 = new Uint32Array(this.attrElem.buffer, this.attrElem.byteOffset, BPF_ATTR_SIZE / 4);
+  private readonly delete32: Uint32Array;
   /** attr for DELETE: only fd and key (DELETE's last known field is `key`). */
   private readonly attrDelete = Buffer.alloc(BPF_ATTR_SIZE);
   /** attr for GET_NEXT_KEY: key -> keyBuf, next_key -> nextBuf. */
@@ -70,10 +83,11 @@ export class BpfSyscall {
   private cpus = 0;
 
   constructor(c: Libc, nr: number) {
+    this.delete32 = new Uint32Array(this.attrDelete.buffer, this.attrDelete.byteOffset, BPF_ATTR_SIZE / 4);
     this.c = c;
     this.nr = nr;
-    this.keyBuf = Buffer.alloc(64);
-    this.nextBuf = Buffer.alloc(64);
+    this.keyBuf = Buffer.alloc(256);
+    this.nextBuf = Buffer.alloc(256);
     this.valueBuf = Buffer.alloc(256);
     this.wirePointers();
   }
@@ -125,11 +139,12 @@ export class BpfSyscall {
   }
 
   private loadKey(fd: number, key: Uint8Array, what: string): MapGeometry {
-    const g = this.geometry(fd);
+    const g = this.maps.get(fd) ?? this.geometry(fd);
     if (g === UNKNOWN) { this.ensure(key.length, 8); this.keyBuf.set(key); return g; }
-    if (key.length !== g.keySize) throw new RangeError(`${what}: key is ${key.length} bytes, the map's key_size is ${g.keySize}`);
-    this.ensure(g.keySize, g.valueSize);
-    this.keyBuf.set(key);
+    const n = key.length;
+    if (n !== g.keySize) throw new RangeError(`${what}: key is ${n} bytes, the map's key_size is ${g.keySize}`);
+    if (n > this.keyBuf.length || g.valueSize > this.valueBuf.length) this.ensure(n, g.valueSize);
+    copySmall(this.keyBuf, key, n);
     return g;
   }
 
@@ -151,26 +166,25 @@ export class BpfSyscall {
 
   lookup(fd: number, key: Uint8Array): Uint8Array {
     const g = this.loadKey(fd, key, 'mapLookupElem');
-    this.attrElem.writeUInt32LE(fd, 0);
-    this.attrElem.writeUInt32LE(0, 24);
-    this.call(C.BPF_MAP_LOOKUP_ELEM, this.attrElem);
-    return new Uint8Array(this.valueBuf.subarray(0, g.valueSize));
+    const a = this.elem32;
+    a[0] = fd; a[6] = 0; a[7] = 0;
+    if ((this.c.syscall(this.nr, C.BPF_MAP_LOOKUP_ELEM, this.attrElem, BPF_ATTR_SIZE) as number) < 0) throw new SysError('bpf(BPF_MAP_LOOKUP_ELEM)', this.c.errno());
+    return this.valueBuf.slice(0, g.valueSize);
   }
 
   update(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void {
     const g = this.loadKey(fd, key, 'mapUpdateElem');
     if (g === UNKNOWN) this.ensure(0, value.length);
     else if (value.length !== g.valueSize) throw new RangeError(`mapUpdateElem: value is ${value.length} bytes, the map's value_size is ${g.valueSize}`);
-    this.valueBuf.set(value);
-    this.attrElem.writeUInt32LE(fd, 0);
-    this.attrElem.writeUInt32LE(flags >>> 0, 24);
-    this.attrElem.writeUInt32LE(Math.floor(flags / 2 ** 32) >>> 0, 28);
-    this.call(C.BPF_MAP_UPDATE_ELEM, this.attrElem);
+    copySmall(this.valueBuf, value, value.length);
+    const a = this.elem32;
+    a[0] = fd; a[6] = flags >>> 0; a[7] = (flags / 4294967296) >>> 0;
+    if ((this.c.syscall(this.nr, C.BPF_MAP_UPDATE_ELEM, this.attrElem, BPF_ATTR_SIZE) as number) < 0) throw new SysError('bpf(BPF_MAP_UPDATE_ELEM)', this.c.errno());
   }
 
   delete(fd: number, key: Uint8Array): void {
     this.loadKey(fd, key, 'mapDeleteElem');
-    this.attrDelete.writeUInt32LE(fd, 0);
+    this.delete32[0] = fd;
     this.call(C.BPF_MAP_DELETE_ELEM, this.attrDelete);
   }
 
@@ -191,13 +205,14 @@ export class BpfSyscall {
   }
 
   progLoad(a: ProgLoadAttr): number {
-    const insns = Buffer.from(a.insns.buffer, a.insns.byteOffset, a.insns.byteLength);
-    const license = Buffer.from(`${a.license ?? 'GPL'}\0`, 'utf8');
+    const insns = offHeap(a.insns);
+    const insnCnt = Math.floor(a.insns.length / 8);
+    const license = offHeap(a.license ?? 'GPL', 1);
     const userLevel = a.logLevel ?? 0;
     const load = (level: number, log: Buffer | null): number => {
       const b = this.attr.fill(0);
       b.writeUInt32LE(a.progType >>> 0, 0);
-      b.writeUInt32LE(Math.floor(insns.length / 8), 4);
+      b.writeUInt32LE(insnCnt, 4);
       b.writeBigUInt64LE(addr(this.c, insns), 8);
       b.writeBigUInt64LE(addr(this.c, license), 16);
       b.writeUInt32LE(level >>> 0, 24);
@@ -216,7 +231,7 @@ export class BpfSyscall {
 
     if (userLevel !== 0 || a.logSize !== undefined) {
       // The caller chose the log: behave exactly as the kernel does with it (ENOSPC on overflow).
-      const log = a.logSize ? Buffer.alloc(a.logSize) : null;
+      const log = a.logSize ? Buffer.alloc(Math.max(128, a.logSize)).subarray(0, a.logSize) : null;
       const r = load(userLevel, log);
       if (r < 0) throw new SysError(name, -r, undefined, log ? text(log) : '');
       return r;
@@ -237,7 +252,7 @@ export class BpfSyscall {
   }
 
   objPin(fd: number, path: string): void {
-    const p = Buffer.from(`${path}\0`, 'utf8');
+    const p = offHeap(path, 1);
     const b = this.attr.fill(0);
     b.writeBigUInt64LE(addr(this.c, p), 0);
     b.writeUInt32LE(fd >>> 0, 8);
@@ -245,7 +260,7 @@ export class BpfSyscall {
   }
 
   objGet(path: string, fileFlags: number): number {
-    const p = Buffer.from(`${path}\0`, 'utf8');
+    const p = offHeap(path, 1);
     const b = this.attr.fill(0);
     b.writeBigUInt64LE(addr(this.c, p), 0);
     b.writeUInt32LE(fileFlags >>> 0, 12);
@@ -290,6 +305,12 @@ export class BpfSyscall {
     b.writeUInt32LE(type >>> 0, 0);
     return this.call(C.BPF_ENABLE_STATS, b);
   }
+}
+
+/** Byte copy without TypedArray.set's fixed cost for the 4/8-byte keys and values of hot paths. */
+function copySmall(dst: Uint8Array, src: Uint8Array, n: number): void {
+  if (n > 16) { dst.set(src); return; }
+  for (let i = 0; i < n; i++) dst[i] = src[i]!;
 }
 
 function cstr(b: Buffer, off: number, len: number): string {

@@ -36,6 +36,8 @@ export interface Frame {
   netOff: number;
   /** Offset of the TCP/UDP header. */
   l4Off: number;
+  /** Bytes used in `bytes`. */
+  len: number;
 }
 
 export const ETH_HLEN = 14;
@@ -47,11 +49,21 @@ export function l4HeaderLen(p: Packet): number {
 }
 
 export function buildFrame(p: Packet): Frame {
+  const len = frameLen(p);
+  const bytes = new Uint8Array(len);
+  return writeFrame(p, bytes, new DataView(bytes.buffer));
+}
+
+export function frameLen(p: Packet): number {
+  return ETH_HLEN + (p.v6 ? 40 : 20) + l4HeaderLen(p) + p.payload.length;
+}
+
+/** Lay the frame out in `bytes` (at least frameLen(p) long, reused across packets). */
+export function writeFrame(p: Packet, bytes: Uint8Array, dv: DataView): Frame {
   const l4h = l4HeaderLen(p);
   const l4len = l4h + p.payload.length;
   const ipLen = p.v6 ? 40 : 20;
-  const bytes = new Uint8Array(ETH_HLEN + ipLen + l4len);
-  const dv = new DataView(bytes.buffer);
+  bytes.fill(0, 0, ETH_HLEN + ipLen + l4h);
   dv.setUint16(12, p.v6 ? ETH_P_IPV6 : ETH_P_IP);
   const n = ETH_HLEN;
   if (p.v6) {
@@ -95,7 +107,7 @@ export function buildFrame(p: Packet): Frame {
     dv.setUint16(t + 4, l4len);
   }
   bytes.set(p.payload, t + l4h);
-  return { bytes, netOff: n, l4Off: t };
+  return { bytes, netOff: n, l4Off: t, len: t + l4len };
 }
 
 function ipChecksum(b: Uint8Array, off: number, len: number): number {

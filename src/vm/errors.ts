@@ -25,6 +25,17 @@ export class HelperError extends Error {
   }
 }
 
+/**
+ * Thrown by a helper to end the whole program at once with this r0 (not an error): how a
+ * runtime models bpf_tail_call — run the target program, then `throw new ProgramExit(itsR0)`.
+ */
+export class ProgramExit {
+  readonly r0: bigint;
+  constructor(r0: bigint | number) {
+    this.r0 = BigInt.asUintN(64, typeof r0 === 'bigint' ? r0 : BigInt(Math.trunc(r0)));
+  }
+}
+
 /** Re-tag any throwable escaping a helper or memory access as a VmError at `pc`. */
 export function asVmError(e: unknown, pc: number): VmError {
   if (e instanceof VmError) return e.pc === pc ? e : new VmError(e.reason, pc, e.detail, { cause: e.cause ?? e });

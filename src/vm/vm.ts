@@ -1,7 +1,7 @@
 /** loadProgram / runProgram: the VM's entry points. */
 import { DecodeError, type Insn } from '../ebpf/insn.js';
 import { compile, type CompiledFn, type CompiledState } from './compiler.js';
-import { VmError, asVmError } from './errors.js';
+import { ProgramExit, VmError, asVmError } from './errors.js';
 import { HelperCallImpl } from './helper_call.js';
 import { Interpreter, type RunState } from './interpreter.js';
 import { Memory } from './memory.js';
@@ -9,6 +9,12 @@ import { analyze, type Analyzed } from './program.js';
 import type { Helper, HelperCall, LoadOptions, RunOptions, VmProgram } from './types.js';
 
 const TWO32 = 4294967296;
+/**
+ * Larger programs run on the interpreter even in 'compiled' mode (check `prog.mode`): V8 takes
+ * seconds to parse and first-run a function with hundreds of thousands of switch cases, while
+ * SK_REUSEPORT programs are a few dozen instructions (the kernel's unprivileged limit is 4096).
+ */
+export const COMPILE_LIMIT = 65536;
 
 function half(v: number | undefined, which: 'lo' | 'hi', k: number): number {
   if (v === undefined) return 0;
@@ -36,6 +42,13 @@ abstract class ProgramBase implements VmProgram {
   get r0Hi(): number { return this.hi >>> 0; }
   get insnCount(): number { return this.count; }
   r0(): bigint { return (BigInt(this.hi >>> 0) << 32n) | BigInt(this.lo >>> 0); }
+  /** A helper ended the program early (ProgramExit): r0 is its value. */
+  protected exitWith(e: ProgramExit): number {
+    this.call.pc = -1;
+    this.lo = Number(e.r0 & 0xffffffffn) | 0;
+    this.hi = Number(e.r0 >> 32n) | 0;
+    return this.lo >>> 0;
+  }
   abstract run(mem: Memory, r1?: number, r2?: number, r3?: number, r4?: number, r5?: number): number;
 
   protected enter(mem: Memory): void {
@@ -86,6 +99,7 @@ class CompiledProgram extends ProgramBase {
       this.count = this.state.n;
       return lo >>> 0;
     } catch (e) {
+      if (e instanceof ProgramExit) { this.count = -1; return this.exitWith(e); }
       const err = this.failure(e);
       this.count = err.reason === 'budget-exceeded' ? this.budget : -1;
       throw err;
@@ -119,6 +133,7 @@ class InterpretedProgram extends ProgramBase {
       return this.lo >>> 0;
     } catch (e) {
       this.count = this.st.insnCount;
+      if (e instanceof ProgramExit) return this.exitWith(e);
       throw this.failure(e);
     } finally {
       this.running = false;
@@ -134,9 +149,18 @@ export function loadProgram(program: Uint8Array | readonly Insn[], opts: LoadOpt
   const a = analyze(program, opts);
   const call = new HelperCallImpl(new Memory());
   const mode = opts.mode ?? 'compiled';
-  if (mode === 'compiled') return new CompiledProgram(a, opts.helpers, call);
-  if (mode === 'interpreter') return new InterpretedProgram(a, opts.helpers, call);
-  throw new VmError('bad-argument', -1, `mode must be 'interpreter' or 'compiled', not ${String(mode)}`);
+  if (mode !== 'compiled' && mode !== 'interpreter') {
+    throw new VmError('bad-argument', -1, `mode must be 'interpreter' or 'compiled', not ${String(mode)}`);
+  }
+  if (mode === 'compiled' && a.insns.length <= COMPILE_LIMIT) {
+    try {
+      return new CompiledProgram(a, opts.helpers, call);
+    } catch (e) {
+      // code generation disallowed (--disallow-code-generation-from-strings, CSP): interpret
+      if (!(e instanceof EvalError)) throw e;
+    }
+  }
+  return new InterpretedProgram(a, opts.helpers, call);
 }
 
 /** Helper 5 of the conformance suite: returns its first argument unchanged. */

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble } from '../../src/ebpf/assembler.js';
-import { HelperError, loadProgram, Memory, runProgram, VmError, type HelperCall } from '../../src/vm/index.js';
+import { DecodeError, decode, encode, type Insn } from '../../src/ebpf/insn.js';
+import { COMPILE_LIMIT, HelperError, ProgramExit, loadProgram, Memory, runProgram, VmError, type HelperCall } from '../../src/vm/index.js';
 
 const MODES = ['interpreter', 'compiled'] as const;
 
@@ -128,6 +129,18 @@ for (const mode of MODES) {
     assert.throws(() => prog.run(mem, pkt.base), (e: unknown) => e instanceof VmError && e.reason === 'out-of-bounds');
   });
 
+  test(`${mode}: a helper can end the program early (tail-call model)`, () => {
+    const mem = new Memory();
+    const target = loadProgram(assemble('mov %r0, %r1\nadd %r0, 100\nexit'), { mode });
+    const tailCall = (c: HelperCall): never => {
+      target.run(c.mem, c.num(1));
+      throw new ProgramExit(target.r0());
+    };
+    const prog = loadProgram(assemble('mov %r1, 5\ncall 12\nmov %r0, 0\nexit'), { mode, helpers: { 12: tailCall } });
+    assert.equal(prog.run(mem), 105);
+    assert.equal(prog.r0(), 105n);
+  });
+
   test(`${mode}: a helper may not re-enter the running program`, () => {
     let prog: ReturnType<typeof loadProgram> | undefined;
     const mem = new Memory();
@@ -162,4 +175,26 @@ test('Memory: helpers read and write by address with bounds checks', () => {
   }
   assert.equal(mem.stack(0).base + 512, 2 ** 32 + 512);
   assert.throws(() => mem.map('x' as never), (e: unknown) => e instanceof VmError && e.reason === 'bad-argument');
+});
+
+test('programs beyond COMPILE_LIMIT slots run on the interpreter, with the same result', () => {
+  const n = COMPILE_LIMIT + 2;
+  const insns: Insn[] = [];
+  for (let i = 0; i < n - 1; i++) insns.push({ opcode: 0x07, dst: 0, src: 0, off: 0, imm: 1 }); // add r0, 1
+  insns.push({ opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 });
+  const prog = loadProgram(encode(insns), { mode: 'compiled' });
+  assert.equal(prog.mode, 'interpreter');
+  assert.equal(prog.run(new Memory()), n - 1);
+  assert.equal(loadProgram(assemble('exit'), { mode: 'compiled' }).mode, 'compiled');
+});
+
+test('loadProgram takes decoded slots as well as bytes, and re-validates them', () => {
+  const bytes = assemble('lddw %r0, 0x1122334455667788\nadd %r0, 1\nexit');
+  assert.equal(loadProgram(decode(bytes)).run(new Memory()), 0x55667789);
+  const bad: Insn[] = [{ opcode: 0xb7, dst: 11, src: 0, off: 0, imm: 0 }, { opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 }];
+  assert.throws(() => loadProgram(bad), (e: unknown) => e instanceof DecodeError && e.index === 0);
+  const injected = [{ opcode: 0xb7, dst: 0, src: 0, off: 0, imm: '1); throw 1; (' }] as unknown as Insn[];
+  assert.throws(() => loadProgram(injected), (e: unknown) => e instanceof DecodeError && e.index === 0);
+  assert.throws(() => loadProgram([undefined] as unknown as Insn[]), (e: unknown) => e instanceof DecodeError);
+  assert.throws(() => loadProgram('exit' as never), (e: unknown) => e instanceof VmError && e.reason === 'bad-argument');
 });

@@ -1,0 +1,110 @@
+/**
+ * The `reuseport` command: usage errors, bad input with a fix and a non-zero exit, `serve` as a
+ * real process (JSON-lines logs, SIGHUP rolling restart, SIGTERM graceful exit 0) and `demo`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { main } from '../../src/cli/main.js';
+import { alive, backendAvailable, BACKENDS, counts, fixture, nextPort, portFree, sleep } from '../group/support.js';
+
+const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+function capture(): { io: Parameters<typeof main>[1] & object; out: () => string; err: () => string } {
+  let o = '';
+  let e = '';
+  const { EventEmitter } = require_events();
+  return {
+    io: { out: { write: (s: string) => void (o += s), isTTY: false }, err: { write: (s: string) => void (e += s), isTTY: false }, signals: new EventEmitter() },
+    out: () => o,
+    err: () => e,
+  };
+}
+function require_events(): typeof import('node:events') {
+  return eventsModule;
+}
+const eventsModule = await import('node:events');
+
+test('usage: no command, unknown command, missing --port, bad numbers exit 2 with the usage', async () => {
+  for (const argv of [[], ['launch'], ['serve', fixture('http_worker.mjs')], ['serve', fixture('http_worker.mjs'), '--port', 'eighty'], ['serve', '--port', '8080'], ['serve', 'x.js', '--port', '1', '--bogus']]) {
+    const c = capture();
+    const code = await main(argv, c.io);
+    assert.equal(code, 2, `argv ${argv.join(' ')}`);
+    assert.match(c.out() + c.err(), /Usage:/);
+  }
+});
+
+test('policies lists every built-in policy', async () => {
+  const c = capture();
+  assert.equal(await main(['policies'], c.io), 0);
+  for (const name of ['round-robin', 'hash', 'weighted', 'sticky', 'least-loaded']) assert.match(c.out(), new RegExp(`^${name} `, 'm'));
+});
+
+test('bad input: unknown policy and unknown backend exit 1 with how to fix it', async () => {
+  const c = capture();
+  assert.equal(await main(['serve', fixture('http_worker.mjs'), '--port', String(nextPort()), '--policy', 'fastest'], c.io), 1);
+  assert.match(c.err(), /unknown policy 'fastest'/);
+  assert.match(c.err(), /fix: use one of: round-robin/);
+  const d = capture();
+  assert.equal(await main(['serve', fixture('http_worker.mjs'), '--port', '8080', '--backend', 'magic'], d.io), 2);
+  assert.match(d.err(), /--backend must be/);
+});
+
+for (const backend of BACKENDS) {
+  test(`bad input: a worker throwing on start exits 1 with its error and leaves nothing behind [${backend}]`, async (t) => {
+    if (!backendAvailable(t, backend)) return;
+    const port = nextPort();
+    const c = capture();
+    assert.equal(await main(['serve', fixture('throws.mjs'), '--port', String(port), '--host', '127.0.0.1', '--workers', '2', '--backend', backend], c.io), 1);
+    assert.match(c.err(), /DATABASE_URL is not set/);
+    assert.match(c.err(), /fix:/);
+    assert.equal(await portFree(port), true);
+  });
+
+  test(`serve: JSON logs, SIGHUP rolls the workers, SIGTERM exits 0 [${backend}]`, async (t) => {
+    if (!backendAvailable(t, backend)) return;
+    const port = nextPort();
+    const child = spawn(process.execPath, [CLI, 'serve', fixture('http_worker.mjs'), '--port', String(port), '--host', '127.0.0.1', '--workers', '2', '--backend', backend], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL'));
+    const events: Record<string, unknown>[] = [];
+    const waiters: Array<[string, () => void]> = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const ev = JSON.parse(line) as { event: string };
+      events.push(ev);
+      for (const [name, fire] of waiters) if (name === ev.event) fire();
+    });
+    const next = (name: string): Promise<void> => new Promise((r) => {
+      if (events.some((e) => e.event === name)) return r();
+      waiters.push([name, r]);
+    });
+    await next('ready');
+    const ready = events.find((e) => e.event === 'ready')!;
+    assert.equal(ready.backend, backend);
+    assert.equal(ready.policy, 'round-robin');
+    assert.deepEqual(Object.values(await counts(port, 4)), [2, 2]);
+    const upsBefore = events.filter((e) => e.event === 'worker-up').map((e) => e.pid as number);
+    child.kill('SIGHUP');
+    await next('restart-complete');
+    const after = await counts(port, 4);
+    assert.equal(Object.keys(after).length, 2);
+    assert.ok(Object.keys(after).every((id) => Number(id) > 2), `old workers still answer: ${Object.keys(after)}`);
+    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exit, 0);
+    assert.ok(events.some((e) => e.event === 'shutdown-complete'));
+    await sleep(20);
+    assert.ok(upsBefore.every((p) => !alive(p)));
+    assert.equal(await portFree(port), true);
+  });
+}
+
+test('demo: traffic through a rolling restart with zero failed requests (emulated, no root needed)', async () => {
+  const c = capture();
+  const code = await main(['demo', '--workers', '2', '--requests', '400', '--concurrency', '8', '--backend', 'emulated'], c.io);
+  assert.equal(code, 0, c.out() + c.err());
+  assert.match(c.out(), /backend: emulated/);
+  assert.match(c.out(), /400 ok, 0 failed/);
+  assert.match(c.out(), /worker +1 █/);
+  assert.match(c.out(), /rolling restart complete: 2 workers replaced/);
+});
