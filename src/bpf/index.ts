@@ -7,3 +7,4 @@ export { enableStats, withStats, programStats, type ProgramStats } from './stats
 export { u32, i32, u64, bytes, type Codec } from './codec.js';
 export { fdOf, type SocketLike } from './socket_fd.js';
 export { selectSlotProgram } from './select_program.js';
+export { probeFeatures, type Feature, type ReuseportFeatures } from './features.js';

@@ -39,6 +39,8 @@ function checkSpec(spec: MapSpec): void {
 }
 
 const isMissing = (e: unknown): boolean => e instanceof SysError && e.errno === ERRNO.ENOENT;
+/** The map type has no batch operations (generic syscall.c BPF_DO_BATCH answer). */
+const noBatch = (e: unknown): boolean => e instanceof SysError && (e.errno === ERRNO.ENOTSUPP || e.errno === ERRNO.EOPNOTSUPP);
 
 export class BpfMap<K = Uint8Array, V = Uint8Array> {
   readonly kernel: Kernel;
@@ -144,6 +146,57 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   delete(key: K): boolean {
     this.keyCodec.encodeInto(key, this.keyBuf);
     try { this.kernel.mapDeleteElem(this.fd, this.keyBuf); return true; } catch (e) { if (isMissing(e)) return false; throw e; }
+  }
+
+  /**
+   * Update many elements in one BPF_MAP_UPDATE_BATCH (one syscall instead of one per element).
+   * Falls back to element-wise updates on kernels or map types without batch support.
+   */
+  batchUpdate(entries: ReadonlyArray<readonly [K, V]>, flags: number = BPF_ANY): void {
+    if (!Array.isArray(entries)) throw new TypeError('batchUpdate: entries must be an array of [key, value]');
+    const n = entries.length;
+    if (n === 0) return;
+    const ks = this.keySize, vs = this.valueSize;
+    const update = this.kernel.mapUpdateBatch;
+    if (update) {
+      const keys = new Uint8Array(n * ks), values = new Uint8Array(n * vs);
+      for (let i = 0; i < n; i++) {
+        const [k, v] = entries[i]!;
+        this.keyCodec.encodeInto(k, this.keyBuf);
+        this.valueCodec.encodeInto(v, this.valueBuf);
+        for (let j = 0; j < ks; j++) keys[i * ks + j] = this.keyBuf[j]!;
+        for (let j = 0; j < vs; j++) values[i * vs + j] = this.valueBuf[j]!;
+      }
+      try { update.call(this.kernel, this.fd, keys, values, n, flags); return; } catch (e) { if (!noBatch(e)) throw e; }
+    }
+    for (const [k, v] of entries) this.update(k, v, flags);
+  }
+
+  /**
+   * Every [key, value] through BPF_MAP_LOOKUP_BATCH, `batchSize` elements per syscall; falls back
+   * to iterate() where batches are not supported.
+   */
+  batchLookup(batchSize = 256): Array<[K, V]> {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchLookup: batchSize must be a positive integer, got ${batchSize}`);
+    const lookup = this.kernel.mapLookupBatch;
+    if (lookup) {
+      const out: Array<[K, V]> = [];
+      const ks = this.keySize, vs = this.valueSize;
+      let token: Uint8Array | null = null;
+      try {
+        do {
+          const b: { keys: Uint8Array; values: Uint8Array; count: number; nextBatch: Uint8Array | null } = lookup.call(this.kernel, this.fd, token, batchSize);
+          for (let i = 0; i < b.count; i++) {
+            out.push([this.keyCodec.decode(b.keys.slice(i * ks, (i + 1) * ks)), this.valueCodec.decode(b.values.slice(i * vs, (i + 1) * vs))]);
+          }
+          token = b.nextBatch;
+        } while (token);
+        return out;
+      } catch (e) {
+        if (!noBatch(e) || out.length) throw e;
+      }
+    }
+    return [...this.iterate()];
   }
 
   /** The key after `key` (null: the first key); undefined after the last. */

@@ -1,7 +1,10 @@
 /**
- * Before workers join with SO_REUSEPORT, make sure nothing else holds the port: a plain bind
- * (no SO_REUSEPORT) fails with EADDRINUSE if any socket does. Without this check a worker
- * would silently join a foreign SO_REUSEPORT group of the same user and share its traffic.
+ * Before workers join with SO_REUSEPORT, make sure nothing else serves the port: a foreign
+ * SO_REUSEPORT listener of the same user would otherwise silently share our traffic.
+ * TCP: a connect probe (a test bind would also trip over our own last run's TIME_WAIT
+ * sockets, which the kernel counts against a bind); UDP: a plain bind (no TIME_WAIT there).
+ * Anything else in the way (a non-reuseport socket) makes the workers' own bind fail with
+ * EADDRINUSE, which is reported the same way.
  */
 import net from 'node:net';
 import dgram from 'node:dgram';
@@ -25,13 +28,35 @@ export function checkPortFree(proto: Proto, host: string, port: number): Promise
       } else reject(new GroupError('EINVALIDOPTION', `cannot bind ${host} port ${port}: ${err.message}`, { hint: 'check --host' }));
     };
     if (proto === 'tcp') {
-      const s = net.createServer();
-      s.once('error', fail);
-      s.listen({ host, port, exclusive: true }, () => s.close(() => resolve()));
+      const wildcard = host === '::' || host === '0.0.0.0' || host === '';
+      const targets = !wildcard ? [host] : host === '0.0.0.0' ? ['127.0.0.1'] : ['::1', '127.0.0.1'];
+      anyListener(targets, port).then((inUse) => {
+        if (inUse) reject(portInUseError(proto, host, port, 'something accepts connections on it'));
+        else resolve();
+      });
     } else {
       const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
       s.once('error', (e) => { s.close(); fail(e); });
       s.bind({ address: host, port, exclusive: true }, () => s.close(() => resolve()));
     }
   });
+}
+
+/** Does any of `hosts` accept a TCP connection on `port`? */
+export async function anyListener(hosts: readonly string[], port: number): Promise<boolean> {
+  for (const host of hosts) {
+    const accepted = await new Promise<boolean>((resolve) => {
+      const c = net.connect({ host, port });
+      c.setTimeout(1000);
+      const done = (v: boolean): void => {
+        c.destroy();
+        resolve(v);
+      };
+      c.once('connect', () => done(true));
+      c.once('timeout', () => done(false));
+      c.once('error', () => done(false));
+    });
+    if (accepted) return true;
+  }
+  return false;
 }

@@ -44,7 +44,7 @@ export type FromWorker =
   | { rp: 'listening'; proto: Proto; fd: number; port: number; address: string }
   | { rp: 'listen-error'; code: string; message: string }
   | { rp: 'pong'; seq: number; stats: WorkerStats }
-  | { rp: 'load'; load: number }
+  | { rp: 'load'; load: number; stats: WorkerStats }
   | { rp: 'drained' }
   | { rp: 'send'; id: number; data: Uint8Array; address: string; port: number };
 

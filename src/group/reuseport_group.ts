@@ -329,7 +329,7 @@ export class ReuseportGroup extends EventEmitter {
         w.stats = { ...msg.stats, connections: Math.max(msg.stats.connections, 0) };
         break;
       case 'load':
-        w.stats.load = msg.load;
+        w.stats = { ...msg.stats, elu: w.stats.elu };
         this.backend?.setLoad(w.slot, msg.load);
         break;
       case 'drained': {

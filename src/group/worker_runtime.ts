@@ -44,7 +44,6 @@ const intercepted: Intercepted[] = [];
 let draining = false;
 let drainedSent = false;
 let loadTimer: NodeJS.Timeout | undefined;
-let lastSentLoad = -1;
 const pendingSends = new Map<number, (err: Error | null) => void>();
 let sendSeq = 0;
 
@@ -63,16 +62,17 @@ const groupProto = (process.env[ENV.proto] ?? 'tcp') as Proto;
 const backend = (process.env[ENV.backend] ?? 'emulated') as BackendKind;
 const defaultBacklog = Number(process.env[ENV.backlog] ?? 511);
 
-/** Publish load changes quickly (least-loaded reads them) but at most every 10 ms. */
+/** Publish load and counters quickly (least-loaded reads them, stats() shows them), at most every 10 ms. */
 function loadChanged(): void {
   stats.load = stats.active;
+  publish();
+}
+
+function publish(): void {
   if (loadTimer) return;
   loadTimer = setTimeout(() => {
     loadTimer = undefined;
-    if (stats.load !== lastSentLoad) {
-      lastSentLoad = stats.load;
-      send({ rp: 'load', load: stats.load });
-    }
+    send({ rp: 'load', load: stats.load, stats: { ...stats } });
   }, 10);
   loadTimer.unref();
 }
@@ -184,6 +184,7 @@ function bindIntercepted(socket: dgram.Socket, req: ListenRequest, origBind: Any
   intercepted.push(entry);
   socket.on('message', () => {
     stats.datagrams++;
+    publish();
   });
   socket.once('close', () => {
     entry.closed = true;

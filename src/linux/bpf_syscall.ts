@@ -5,7 +5,7 @@
  */
 import * as C from '../kernel/constants.js';
 import { SysError } from '../kernel/errno.js';
-import type { MapCreateAttr, MapInfo, ProgInfo, ProgLoadAttr } from '../kernel/kernel.js';
+import type { MapBatch, MapCreateAttr, MapInfo, ProgInfo, ProgLoadAttr } from '../kernel/kernel.js';
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { Libc } from './libc.js';
 
@@ -23,6 +23,7 @@ const CMD_NAMES: Record<number, string> = {
   [C.BPF_OBJ_PIN]: 'BPF_OBJ_PIN', [C.BPF_OBJ_GET]: 'BPF_OBJ_GET',
   [C.BPF_MAP_GET_FD_BY_ID]: 'BPF_MAP_GET_FD_BY_ID', [C.BPF_PROG_GET_FD_BY_ID]: 'BPF_PROG_GET_FD_BY_ID',
   [C.BPF_OBJ_GET_INFO_BY_FD]: 'BPF_OBJ_GET_INFO_BY_FD', [C.BPF_ENABLE_STATS]: 'BPF_ENABLE_STATS',
+  [C.BPF_MAP_LOOKUP_BATCH]: 'BPF_MAP_LOOKUP_BATCH', [C.BPF_MAP_UPDATE_BATCH]: 'BPF_MAP_UPDATE_BATCH',
 };
 export const bpfCmdName = (cmd: number): string => `bpf(${CMD_NAMES[cmd] ?? cmd})`;
 
@@ -204,6 +205,47 @@ export class BpfSyscall {
     return new Uint8Array(this.nextBuf.subarray(0, g.keySize));
   }
 
+  /** BPF_MAP_UPDATE_BATCH: attr.batch = {in_batch, out_batch, keys @16, values @24, count @32, map_fd @36, elem_flags @40, flags @48}. */
+  updateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, elemFlags: number): void {
+    const g = this.geometry(fd);
+    if (g !== UNKNOWN && (keys.length < count * g.keySize || values.length < count * g.valueSize)) {
+      throw new RangeError(`mapUpdateBatch: ${count} elements need ${count * g.keySize} key and ${count * g.valueSize} value bytes`);
+    }
+    const k = offHeap(keys), v = offHeap(values);
+    const b = this.attr.fill(0);
+    b.writeBigUInt64LE(addr(this.c, k), 16);
+    b.writeBigUInt64LE(addr(this.c, v), 24);
+    b.writeUInt32LE(count >>> 0, 32);
+    b.writeUInt32LE(fd >>> 0, 36);
+    b.writeUInt32LE(elemFlags >>> 0, 40);
+    this.call(C.BPF_MAP_UPDATE_BATCH, b);
+  }
+
+  /** BPF_MAP_LOOKUP_BATCH; ENOENT means "no more elements" (with the ones read so far). */
+  lookupBatch(fd: number, inBatch: Uint8Array | null, count: number): MapBatch {
+    const g = this.geometry(fd);
+    const ks = Math.max(g.keySize, 0), vs = g.valueSize;
+    const tokenSize = Math.max(ks, 4); // htab: u32 bucket; generic (array): key_size bytes
+    const inTok = inBatch ? offHeap(inBatch) : null;
+    const outTok = Buffer.alloc(Math.max(128, tokenSize));
+    const k = Buffer.alloc(Math.max(128, count * ks)), v = Buffer.alloc(Math.max(128, count * vs));
+    const b = this.attr.fill(0);
+    if (inTok) b.writeBigUInt64LE(addr(this.c, inTok), 0);
+    b.writeBigUInt64LE(addr(this.c, outTok), 8);
+    b.writeBigUInt64LE(addr(this.c, k), 16);
+    b.writeBigUInt64LE(addr(this.c, v), 24);
+    b.writeUInt32LE(count >>> 0, 32);
+    b.writeUInt32LE(fd >>> 0, 36);
+    const r = this.c.syscall(this.nr, C.BPF_MAP_LOOKUP_BATCH, b, BPF_ATTR_SIZE) as number;
+    const errno = r < 0 ? this.c.errno() : 0;
+    if (r < 0 && errno !== 2 /* ENOENT: end of map */) throw new SysError(bpfCmdName(C.BPF_MAP_LOOKUP_BATCH), errno);
+    const got = b.readUInt32LE(32);
+    return {
+      keys: new Uint8Array(k.subarray(0, got * ks)), values: new Uint8Array(v.subarray(0, got * vs)), count: got,
+      nextBatch: r < 0 ? null : new Uint8Array(outTok.subarray(0, tokenSize)),
+    };
+  }
+
   progLoad(a: ProgLoadAttr): number {
     const insns = offHeap(a.insns);
     const insnCnt = Math.floor(a.insns.length / 8);
@@ -229,25 +271,34 @@ export class BpfSyscall {
     const text = (log: Buffer) => { const end = log.indexOf(0); return log.toString('utf8', 0, end < 0 ? log.length : end); };
     const name = bpfCmdName(C.BPF_PROG_LOAD);
 
-    if (userLevel !== 0 || a.logSize !== undefined) {
-      // The caller chose the log: behave exactly as the kernel does with it (ENOSPC on overflow).
-      const log = a.logSize ? Buffer.alloc(Math.max(128, a.logSize)).subarray(0, a.logSize) : null;
+    const sized = (n: number) => Buffer.alloc(Math.max(128, n)).subarray(0, n);
+    if (userLevel !== 0 && a.logSize !== undefined) {
+      // The caller chose level and size: behave exactly as the kernel does (ENOSPC on overflow).
+      const log = a.logSize ? sized(a.logSize) : null;
       const r = load(userLevel, log);
       if (r < 0) throw new SysError(name, -r, undefined, log ? text(log) : '');
       return r;
     }
-    // Default: no log on success (cheap); on failure load again with a log to explain why,
-    // growing the buffer while the kernel says it was too small (ENOSPC), as libbpf does.
-    const r = load(0, null);
-    if (r >= 0) return r;
-    const errno = -r;
-    let size = 64 * 1024;
+    // Level 0 ("log only on failure"): load without a log (cheap); when refused, load again with
+    // a level-1 log to explain why. Without a caller-given size the buffer grows while the
+    // kernel says it was too small (ENOSPC), as libbpf does; the error keeps the first errno.
+    let errno = 0;
+    if (userLevel === 0) {
+      const r = load(0, null);
+      if (r >= 0) return r;
+      errno = -r;
+    }
+    let size = a.logSize ?? 64 * 1024;
     for (;;) {
-      const log = Buffer.alloc(size);
-      const r2 = load(1, log);
-      if (r2 >= 0) { this.c.close(r2); throw new SysError(name, errno, 'refused without a log, accepted with one', text(log)); }
-      if (-r2 === 28 /* ENOSPC */ && size < LOG_MAX) { size = Math.min(size * 4, LOG_MAX); continue; }
-      throw new SysError(name, errno, undefined, text(log));
+      const log = size ? sized(size) : null;
+      const r2 = load(userLevel || 1, log);
+      if (r2 >= 0) {
+        if (userLevel !== 0) return r2;
+        this.c.close(r2);
+        throw new SysError(name, errno, 'refused without a log, accepted with one', log ? text(log) : '');
+      }
+      if (-r2 === 28 /* ENOSPC */ && a.logSize === undefined && size < LOG_MAX) { size = Math.min(size * 4, LOG_MAX); continue; }
+      throw new SysError(name, errno || -r2, undefined, log ? text(log) : '');
     }
   }
 

@@ -6,7 +6,7 @@
 import * as C from '../kernel/constants.js';
 import { ERRNO, SysError } from '../kernel/errno.js';
 import type {
-  Datagram, Kernel, MapCreateAttr, MapInfo, PollResult, ProgInfo, ProgLoadAttr, SockAddr,
+  Datagram, Kernel, MapBatch, MapCreateAttr, MapInfo, PollResult, ProgInfo, ProgLoadAttr, SockAddr,
 } from '../kernel/kernel.js';
 import { BpfSyscall } from './bpf_syscall.js';
 import { libc, SYS_BPF, type Libc } from './libc.js';
@@ -20,6 +20,8 @@ export interface LinuxKernelOptions {
 }
 
 const INT32_MAX = 0x7fffffff;
+/** asm-generic/socket.h: classic filters take a struct sock_fprog {u16 len; struct sock_filter *filter}. */
+const SO_ATTACH_FILTER = 26;
 
 function checkInt(v: unknown, what: string, min = -0x80000000, max = INT32_MAX): number {
   if (typeof v !== 'number') throw new TypeError(`${what} must be a number, got ${typeof v}`);
@@ -92,8 +94,28 @@ export class LinuxKernel implements Kernel {
       buf = this.int4;
     } else {
       buf = checkBytes(value, 'option value');
+      if (level === C.SOL_SOCKET && (optname === C.SO_ATTACH_REUSEPORT_CBPF || optname === SO_ATTACH_FILTER)) {
+        this.setClassicFilter(fd, optname, buf);
+        return;
+      }
     }
     if (this.c.setsockopt(fd, level, optname, buf, buf.length) < 0) this.fail('setsockopt');
+  }
+
+  /**
+   * Classic BPF options: the Kernel interface passes the struct sock_filter array itself (8
+   * bytes per instruction, as SimKernel takes it); the syscall wants a sock_fprog pointing at it.
+   */
+  private setClassicFilter(fd: number, optname: number, filter: Uint8Array): void {
+    if (filter.length % 8 !== 0 || filter.length / 8 > 0xffff) {
+      throw new SysError('setsockopt', ERRNO.EINVAL, 'classic program must be 8-byte struct sock_filter entries (at most 65535)');
+    }
+    const insns = Buffer.alloc(Math.max(128, filter.length)); // >64 bytes: never on V8's moving heap
+    insns.set(filter);
+    const fprog = Buffer.alloc(128);
+    fprog.writeUInt16LE(filter.length / 8, 0);
+    fprog.writeBigUInt64LE(this.c.koffi.address(insns) as bigint, 8);
+    if (this.c.setsockopt(fd, C.SOL_SOCKET, optname, fprog, 16) < 0) this.fail('setsockopt');
   }
 
   getsockopt(fd: number, level: number, optname: number, length = 4): Uint8Array {
@@ -165,7 +187,11 @@ export class LinuxKernel implements Kernel {
       throw new TypeError('sendto: port given without an address');
     }
     const r = this.c.sendto(fd, data, data.length, flags | C.MSG_NOSIGNAL | C.MSG_DONTWAIT, len ? this.sa : null, len) as number;
-    if (r >= 0) return r;
+    if (r >= 0) {
+      // The data rode in the SYN: finish the connect as a blocking socket would (RST -> ECONNREFUSED).
+      if ((flags & C.MSG_FASTOPEN) && this.getsockoptInt(fd, C.SOL_SOCKET, C.SO_TYPE) === C.SOCK_STREAM) this.finishConnect(fd, 'sendto');
+      return r;
+    }
     const errno = this.c.errno();
     if (errno === ERRNO.EINPROGRESS && (flags & C.MSG_FASTOPEN)) {
       // No data fitted in the SYN (no TFO cookie yet): finish the handshake, then send normally.
@@ -262,6 +288,18 @@ export class LinuxKernel implements Kernel {
     checkFd(fd);
     if (key !== null) checkBytes(key, 'key');
     return this.bpf.nextKey(fd, key);
+  }
+
+  mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, elemFlags = 0): void {
+    checkFd(fd); checkBytes(keys, 'keys'); checkBytes(values, 'values'); checkU32(count, 'count'); checkU32(elemFlags, 'elemFlags');
+    this.bpf.updateBatch(fd, keys, values, count, elemFlags);
+  }
+
+  mapLookupBatch(fd: number, inBatch: Uint8Array | null, count: number): MapBatch {
+    checkFd(fd);
+    if (inBatch !== null) checkBytes(inBatch, 'inBatch');
+    checkInt(count, 'count', 1, 1 << 20);
+    return this.bpf.lookupBatch(fd, inBatch, count);
   }
 
   progLoad(attr: ProgLoadAttr): number {

@@ -33,10 +33,11 @@ export class HashMap extends BpfMap {
   readonly elemSize: number;
   private readonly slots = new Map<string, number>();
   private freeSlots: number[] = [];
+  /** Slots never used yet are handed out in order. */
+  private fresh = 0;
   constructor(a: MapCreateAttr, storedFlags: number) {
     super(a.mapType, a.keySize, a.valueSize, a.maxEntries, storedFlags, a.name ?? '');
     this.elemSize = roundUp8(a.valueSize);
-    for (let i = a.maxEntries - 1; i >= 0; i--) this.freeSlots.push(i);
   }
   get lru(): boolean {
     return this.type === BPF_MAP_TYPE_LRU_HASH;
@@ -60,6 +61,9 @@ export class HashMap extends BpfMap {
     if (slot !== undefined && flags === BPF_NOEXIST) return -17;
     if (slot === undefined && flags === BPF_EXIST) return -2;
     if (slot === undefined) {
+      if (this.freeSlots.length === 0 && this.fresh < this.maxEntries) {
+        this.freeSlots.push(this.fresh++);
+      }
       if (this.freeSlots.length === 0) {
         if (!this.lru) return -7;
         // evict the least recently used element

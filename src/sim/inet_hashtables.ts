@@ -104,7 +104,7 @@ export class PortTable {
       if (sk2 === sk || !addrOverlap(sk, sk2)) continue;
       if (sk.protocol === IPPROTO_TCP) {
         const cbOk = sk.reuseCb === null || sk.reuseCb.closed.length > 0;
-        if (sk.reuse && sk2.reuse && sk2.state !== TCP_LISTEN && sk.state !== TCP_LISTEN) continue; // SO_REUSEADDR
+        if (sk.reuse && sk2.reuse && sk2.state !== TCP_LISTEN) continue; // SO_REUSEADDR (relaxed at listen)
         if (sk.reuseport && sk2.reuseport && cbOk && sk.uid === sk2.uid) continue;
         return sk2;
       }

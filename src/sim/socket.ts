@@ -155,7 +155,7 @@ export class Sock {
  * rmem (212992) a socket then holds 256 small datagrams, as measured on 6.18.
  */
 export function skbTruesize(payloadLen: number): number {
-  const need = payloadLen + 160;
+  const need = payloadLen + 200;
   let alloc = 64;
   while (alloc < need) alloc = alloc === 64 ? 96 : alloc === 96 ? 128 : alloc === 128 ? 192 : alloc === 192 ? 256 : alloc * 2;
   return alloc + 576;

@@ -60,6 +60,8 @@ interface Frame {
 
 interface State {
   pc: number;
+  /** The last state seen at each loop head on this path (infinite-loop detection). */
+  loops: Map<number, string>;
   frames: Frame[];
   pktRange: number;
   refs: number[];
@@ -134,6 +136,9 @@ class Checker {
   private nextId = 1;
   private readonly seen: Map<number, Set<string>> = new Map();
   private readonly subprogStarts = new Set<number>([0]);
+  /** Jump targets (where states are compared) and targets of backward jumps (loop heads). */
+  private readonly pruneAt = new Set<number>();
+  private readonly loopHeads = new Set<number>();
 
   constructor(
     private readonly insns: Insn[],
@@ -158,6 +163,8 @@ class Checker {
     reach[0] = 1;
     const edge = (from: number, to: number): void => {
       if (to < 0 || to >= n) this.die('EINVAL', `jump out of range from insn ${from} to ${to}`);
+      if (to !== from + 1) this.pruneAt.add(to);
+      if (to <= from) this.loopHeads.add(to);
       if (insns[to]!.lddwHi) this.die('EINVAL', `jump into the middle of ldimm64 insn ${to - 1}`);
       if (!reach[to]) { reach[to] = 1; stack.push(to); }
     };
@@ -209,7 +216,7 @@ class Checker {
     for (let r = 0; r <= 10; r++) regs.push({ ...NOT_INIT });
     regs[1] = { ...NOT_INIT, t: 'ctx', off: 0, umin: 0n, umax: 0n };
     regs[10] = { ...NOT_INIT, t: 'fp', off: 0, umin: 0n, umax: 0n, frame: 0 };
-    const init: State = { pc: 0, frames: [{ regs, stack: new Uint8Array(512), spills: new Array(64).fill(null), ret: -1, depth: 0 }], pktRange: 0, refs: [] };
+    const init: State = { pc: 0, loops: new Map(), frames: [{ regs, stack: new Uint8Array(512), spills: new Array(64).fill(null), ret: -1, depth: 0 }], pktRange: 0, refs: [] };
     const work: State[] = [init];
     while (work.length) {
       const s = work.pop()!;
@@ -220,13 +227,14 @@ class Checker {
 
   private key(s: State): string {
     const f = s.frames.map((fr) => fr.regs.map((r) => `${r.t}:${r.off}:${r.umin}:${r.umax}:${r.map?.id ?? ''}:${r.id}`).join(',') +
-      '|' + Buffer.from(fr.stack).toString('base64') + '|' + fr.spills.map((x) => (x ? `${x.t}${x.off}${x.umin}${x.umax}` : '')).join(',') + '|' + fr.ret);
+      '|' + Buffer.from(fr.stack.subarray(512 - fr.depth)).toString('base64') + '|' + fr.spills.slice(64 - ((fr.depth + 7) >> 3)).map((x) => (x ? `${x.t}${x.off}${x.umin}${x.umax}` : '')).join(',') + '|' + fr.ret);
     return `${f.join('#')}|${s.pktRange}|${s.refs.join(',')}`;
   }
 
   private clone(s: State): State {
     return {
       pc: s.pc,
+      loops: new Map(s.loops),
       frames: s.frames.map((f) => ({ regs: f.regs.map((r) => ({ ...r })), stack: f.stack.slice(), spills: f.spills.map((x) => (x ? { ...x } : null)), ret: f.ret, depth: f.depth })),
       pktRange: s.pktRange,
       refs: [...s.refs],
@@ -241,12 +249,19 @@ class Checker {
     for (;;) {
       const pc = s.pc;
       if (++this.processed > COMPLEXITY_LIMIT) this.die('E2BIG', `BPF program is too large. Processed ${this.processed} insn`);
-      // prune exact revisits (loops whose state stopped changing, joins of identical paths)
-      const k = this.key(s);
-      let set = this.seen.get(pc);
-      if (!set) this.seen.set(pc, (set = new Set()));
-      if (set.has(k)) return;
-      set.add(k);
+      // prune points are jump targets: an exact revisit there is either an infinite loop (same
+      // path) or an already explored state (another path)
+      if (this.pruneAt.has(pc)) {
+        const k = this.key(s);
+        if (this.loopHeads.has(pc)) {
+          if (s.loops.get(pc) === k) this.at(pc, `infinite loop detected at insn ${pc}`, 'EINVAL');
+          s.loops.set(pc, k);
+        }
+        let set = this.seen.get(pc);
+        if (!set) this.seen.set(pc, (set = new Set()));
+        if (set.has(k)) return;
+        if (set.size < 256) set.add(k);
+      }
       const insn = this.insns[pc]!;
       const fr = s.frames[s.frames.length - 1]!;
       const regs = fr.regs;
@@ -512,7 +527,8 @@ class Checker {
   private ptrArith(pc: number, insn: Insn, code: number, d: Reg, s: Reg): Reg {
     const names: Record<number, string> = { [op.BPF_ADD]: '+=', [op.BPF_SUB]: '-=' };
     if (d.t !== 'scalar' && s.t !== 'scalar') {
-      if (code === op.BPF_SUB && d.t === s.t && (d.t === 'pkt' || d.t === 'fp' || d.t === 'map_value')) return unknown();
+      // allow_ptr_leaks (CAP_PERFMON): pointer - pointer is an unknown scalar
+      if (code === op.BPF_SUB && (this.env.caps.has('CAP_PERFMON') || this.env.caps.has('CAP_SYS_ADMIN'))) return unknown();
       return this.at(pc, `R${insn.dst} pointer ${names[code] ?? 'op'} pointer prohibited`);
     }
     const ptr = d.t !== 'scalar' ? d : s;

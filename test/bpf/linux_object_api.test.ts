@@ -4,15 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as C from '../../src/kernel/constants.js';
 import { ERRNO, SysError } from '../../src/kernel/errno.js';
-import { BpfMap, BpfProgram, ReuseportSockArray, VerifierError, selectSlotProgram, u32, u64 } from '../../src/bpf/index.js';
+import { BpfMap, BpfProgram, ReuseportSockArray, VerifierError, probeFeatures, selectSlotProgram, u32, u64 } from '../../src/bpf/index.js';
 import { createReuseportDgram } from '../../src/linux/index.js';
-import { requireKernel } from '../support/netns.js';
+import { openFdCount, requireKernel } from '../support/netns.js';
 
 const errno = (code: keyof typeof ERRNO) => (e: unknown) => e instanceof SysError && e.errno === ERRNO[code];
 
@@ -109,4 +109,46 @@ test('BpfProgram.load on the kernel: VerifierError with the full log; loader err
   const migrate = BpfProgram.load(k, { insns: selectSlotProgram(sa.fd, 0), expectedAttachType: C.BPF_SK_REUSEPORT_SELECT_OR_MIGRATE });
   assert.equal(migrate.info().type, C.BPF_PROG_TYPE_SK_REUSEPORT);
   migrate.close(); sa.close();
+});
+
+test('BpfMap.batchUpdate / batchLookup use one syscall per batch; sockarrays fall back to element ops', (t) => {
+  const k = requireKernel(t); if (!k) return;
+  const m = BpfMap.create(k, { type: C.BPF_MAP_TYPE_HASH, keySize: 4, valueSize: 8, maxEntries: 1000 }, { key: u32, value: u64 });
+  const entries = Array.from({ length: 600 }, (_, i) => [i * 7, BigInt(i)] as [number, bigint]);
+  m.batchUpdate(entries);
+  assert.equal(m.lookup(7 * 599), 599n);
+  const all = m.batchLookup(64).sort((a, b) => a[0] - b[0]);
+  assert.deepEqual(all, entries);
+  assert.throws(() => m.batchUpdate([[1, 1n]], C.BPF_F_LOCK), errno('EINVAL'));
+  m.close();
+  const sa = ReuseportSockArray.create(k, { maxEntries: 3 });
+  assert.deepEqual(sa.map.batchLookup(), [], 'no batch support: falls back to iterate() (all slots empty)');
+  sa.close();
+});
+
+test('a map fd inherited by a child process (spawn stdio) is adopted with BpfMap.fromFd', (t) => {
+  const k = requireKernel(t); if (!k) return;
+  const m = BpfMap.create(k, { type: C.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, name: 'inherited' }, { key: u32, value: u64 });
+  m.update(1, 4242n);
+  const child = `
+    import { LinuxKernel } from ${JSON.stringify(new URL('../../src/linux/index.js', import.meta.url).href)};
+    import { BpfMap, u32, u64 } from ${JSON.stringify(new URL('../../src/bpf/index.js', import.meta.url).href)};
+    const m = BpfMap.fromFd(new LinuxKernel(), 3, { key: u32, value: u64 });
+    m.update(0, m.lookup(1) + 1n);
+    console.log(m.name, String(m.lookup(0)));
+    m.close();`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', child], { stdio: ['ignore', 'pipe', 'pipe', m.fd], encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'inherited 4243');
+  assert.equal(m.lookup(0), 4243n, 'the child wrote into the same kernel map');
+  m.close();
+});
+
+test('probeFeatures: 6.18 supports every reuseport feature; probes leave no fd behind', (t) => {
+  const k = requireKernel(t); if (!k) return;
+  const before = openFdCount();
+  const f = probeFeatures(k);
+  assert.deepEqual(Object.fromEntries(Object.entries(f).map(([name, v]) => [name, v.ok])),
+    { sockarray: true, sockmapSelect: true, detach: true, migrate: true, stats: true, batch: true }, JSON.stringify(f));
+  assert.equal(openFdCount(), before);
 });

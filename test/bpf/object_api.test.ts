@@ -8,7 +8,7 @@ import * as C from '../../src/kernel/constants.js';
 import { ERRNO, SysError } from '../../src/kernel/errno.js';
 import { decode } from '../../src/ebpf/insn.js';
 import {
-  BpfMap, BpfProgram, VerifierError, attachReuseportProgram, bytes, detachReuseportProgram, fdOf, i32, programStats,
+  BpfMap, BpfProgram, VerifierError, attachReuseportProgram, bytes, detachReuseportProgram, fdOf, i32, probeFeatures, programStats,
   selectSlotProgram, u32, u64, withStats,
 } from '../../src/bpf/index.js';
 import { FakeKernel } from './fake_kernel.js';
@@ -113,4 +113,23 @@ test('fdOf accepts fds and rejects what is not a socket', () => {
   assert.throws(() => fdOf(-1), RangeError);
   assert.throws(() => fdOf(null as never), TypeError);
   assert.throws(() => fdOf({}), /no fd/);
+});
+
+test('batchUpdate / batchLookup fall back to element operations on a Kernel without batch methods', () => {
+  const k = new FakeKernel();
+  const m = BpfMap.create(k, { type: C.BPF_MAP_TYPE_HASH, keySize: 4, valueSize: 4, maxEntries: 8 }, { key: u32, value: u32 });
+  m.batchUpdate([[1, 10], [2, 20]]);
+  assert.deepEqual(m.batchLookup(), [[1, 10], [2, 20]]);
+  assert.throws(() => m.batchUpdate('x' as never), TypeError);
+  assert.throws(() => m.batchLookup(0), RangeError);
+});
+
+test('probeFeatures over a Kernel that lacks sockets and stats reports why, and closes what it made', () => {
+  const k = new FakeKernel();
+  const f = probeFeatures(k);
+  assert.equal(f.sockarray.ok, true);
+  assert.deepEqual(f.detach, { ok: false, why: 'socket: ENOSYS' });
+  assert.equal(f.batch.ok, false);
+  assert.match(f.batch.why, /no mapLookupBatch/);
+  assert.equal(k.maps.size + k.progs.size, 0);
 });

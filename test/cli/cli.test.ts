@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { EventEmitter } from 'node:events';
 import { main } from '../../src/cli/main.js';
 import { alive, backendAvailable, BACKENDS, counts, fixture, nextPort, portFree, sleep } from '../group/support.js';
 
@@ -14,17 +15,12 @@ const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 function capture(): { io: Parameters<typeof main>[1] & object; out: () => string; err: () => string } {
   let o = '';
   let e = '';
-  const { EventEmitter } = require_events();
   return {
     io: { out: { write: (s: string) => void (o += s), isTTY: false }, err: { write: (s: string) => void (e += s), isTTY: false }, signals: new EventEmitter() },
     out: () => o,
     err: () => e,
   };
 }
-function require_events(): typeof import('node:events') {
-  return eventsModule;
-}
-const eventsModule = await import('node:events');
 
 test('usage: no command, unknown command, missing --port, bad numbers exit 2 with the usage', async () => {
   for (const argv of [[], ['launch'], ['serve', fixture('http_worker.mjs')], ['serve', fixture('http_worker.mjs'), '--port', 'eighty'], ['serve', '--port', '8080'], ['serve', 'x.js', '--port', '1', '--bogus']]) {

@@ -4,11 +4,11 @@
  * leaked socket".
  */
 import http from 'node:http';
-import net from 'node:net';
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { requireKernel } from '../support/netns.js';
 import { ReuseportGroup, type GroupOptions } from '../../src/group/reuseport_group.js';
+import { anyListener } from '../../src/group/port_check.js';
 
 export const fixture = (name: string): string => new URL(`../../../test/group/fixtures/${name}`, import.meta.url).pathname;
 export const example = (name: string): string => new URL(`../../../examples/${name}`, import.meta.url).pathname;
@@ -102,11 +102,7 @@ export function socketInodes(pid: number | 'self'): Set<string> {
   return out;
 }
 
-/** Can we bind the port exclusively again (nothing leaked)? */
-export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port, host, exclusive: true }, () => s.close(() => resolve(true)));
-  });
+/** Nothing listens on the port any more (no leaked listening socket)? */
+export async function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return !(await anyListener([host], port));
 }

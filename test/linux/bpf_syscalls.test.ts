@@ -143,3 +143,38 @@ test('map by id, enable_stats, pin/get on a bpffs mount', (t) => {
   }
   k.close(byId); k.close(m);
 });
+
+test('batch ops: UPDATE_BATCH then LOOKUP_BATCH pages through an ARRAY; a sockarray has none (ENOTSUPP)', (t) => {
+  const k = requireKernel(t); if (!k) return;
+  const m = k.mapCreate({ mapType: C.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 8, maxEntries: 10 });
+  const keys = new Uint8Array(new Uint32Array([0, 3, 9]).buffer);
+  const values = new Uint8Array(new BigUint64Array([100n, 103n, 109n]).buffer);
+  k.mapUpdateBatch(m, keys, values, 3);
+  assert.equal(readU64(k.mapLookupElem(m, u32(9))), 109n);
+  const first = k.mapLookupBatch(m, null, 4);
+  assert.equal(first.count, 4);
+  assert.deepEqual([...new Uint32Array(first.keys.slice().buffer)], [0, 1, 2, 3]);
+  assert.deepEqual([...new BigUint64Array(first.values.slice().buffer)], [100n, 0n, 0n, 103n]);
+  assert.ok(first.nextBatch);
+  const second = k.mapLookupBatch(m, first.nextBatch, 4);
+  const third = k.mapLookupBatch(m, second.nextBatch, 4);
+  assert.deepEqual([second.count, third.count, third.nextBatch], [4, 2, null], 'ENOENT ends the walk with the last elements');
+  assert.throws(() => k.mapUpdateBatch(m, keys, values, 3, 99), errno('EINVAL'));
+  const sa = k.mapCreate({ mapType: C.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, keySize: 4, valueSize: 8, maxEntries: 2 });
+  assert.throws(() => k.mapLookupBatch(sa, null, 2), errno('ENOTSUPP'));
+  k.close(sa); k.close(m);
+});
+
+test('prog load log modes: level 0 + logSize keeps the errno with a truncated log; level 1 without a size grows until it fits', (t) => {
+  const k = requireKernel(t); if (!k) return;
+  let e0: unknown;
+  try { k.progLoad({ progType: C.BPF_PROG_TYPE_SK_REUSEPORT, insns: EXIT_ONLY, logSize: 16 }); } catch (e) { e0 = e; }
+  assert.ok(e0 instanceof SysError && e0.errno === ERRNO.EACCES, 'the verifier errno, not the ENOSPC of the explaining load');
+  assert.ok((e0.log ?? '').length > 0 && (e0.log ?? '').length < 16);
+  let e1: unknown;
+  try { k.progLoad({ progType: C.BPF_PROG_TYPE_SK_REUSEPORT, insns: EXIT_ONLY, logLevel: 2 }); } catch (e) { e1 = e; }
+  assert.ok(e1 instanceof SysError && e1.errno === ERRNO.EACCES);
+  assert.match(e1.log ?? '', /R0 !read_ok/);
+  const ok = k.progLoad({ progType: C.BPF_PROG_TYPE_SK_REUSEPORT, insns: EXIT_PASS, logLevel: 1 });
+  k.close(ok);
+});

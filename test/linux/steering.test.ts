@@ -77,6 +77,22 @@ for (const host of ['127.0.0.1', '::1']) {
   });
 }
 
+test('UDP over IPv6, and IPv4 clients of a dual-stack [::] group: steered to slot 0', (t) => {
+  const k = requireKernel(t); if (!k) return;
+  for (const [host, client, family] of [['::1', '::1', C.AF_INET6], ['::', '127.0.0.1', C.AF_INET]] as const) {
+    const { fds, port } = group(k, C.SOCK_DGRAM, 3, host);
+    const sa = ReuseportSockArray.create(k, { maxEntries: 1 });
+    const prog = BpfProgram.load(k, { insns: selectSlotProgram(sa.fd, 0) });
+    attachReuseportProgram(k, fds[2]!, prog);
+    sa.set(0, fds[1]!);
+    const senders = Array.from({ length: 8 }, () => k.socket(family, C.SOCK_DGRAM));
+    senders.forEach((s) => k.sendto(s, new Uint8Array([1]), client, port));
+    k.poll([fds[1]!], 1000);
+    assert.deepEqual(recvAll(k, fds), [0, 8, 0], `${client} -> [${host}]:${port}`);
+    senders.forEach((s) => k.close(s)); fds.forEach((fd) => k.close(fd)); prog.close(); sa.close();
+  }
+});
+
 test('UDP: every datagram goes to the socket in slot 0; closing prog and map fds does not stop steering', (t) => {
   const k = requireKernel(t); if (!k) return;
   const { fds, port } = group(k, C.SOCK_DGRAM, 4);

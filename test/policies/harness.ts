@@ -5,7 +5,7 @@
  * chosen source addresses. `deliveries()` says which listener got what.
  */
 import {
-  AF_INET, IPPROTO_TCP, IPPROTO_UDP, SO_ATTACH_REUSEPORT_EBPF, SO_REUSEPORT, SO_REUSEADDR,
+  AF_INET, POLLIN, IPPROTO_TCP, IPPROTO_UDP, SO_ATTACH_REUSEPORT_EBPF, SO_REUSEPORT, SO_REUSEADDR,
   SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, type Kernel,
 } from '../../src/kernel/index.js';
 import type { Policy, SteerEntry } from '../../src/policies/index.js';
@@ -52,6 +52,7 @@ export function makeHarness(kernel: Kernel, proto: 'tcp' | 'udp', n: number, pol
     for (let round = 0; round < 200; round++) {
       const ready = kernel.poll(fds.filter((fd) => fd >= 0), round === 0 ? 0 : 10);
       for (const r of ready) {
+        if (!(r.revents & POLLIN)) continue;
         const i = fds.indexOf(r.fd);
         if (proto === 'tcp') kernel.close(kernel.accept(r.fd));
         else kernel.recvfrom(r.fd);

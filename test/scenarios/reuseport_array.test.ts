@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import {
-  AF_INET, AF_INET6, AF_UNIX, BPF_ANY, BPF_EXIST, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC,
+  AF_INET, AF_INET6, AF_UNIX, BPF_ANY, BPF_EXIST, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_F_WRONLY,
   BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, BPF_NOEXIST, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET,
   SO_COOKIE, SO_REUSEPORT,
 } from '../../src/kernel/index.js';
@@ -249,6 +249,25 @@ scenarios.push({
     c.fails('U(B,0,s,ANY)', 'EBUSY', () => c.k.mapUpdateElem(B, u32(0), u64(s), BPF_ANY));
     c.ok('D(A,0)', () => c.k.mapDeleteElem(A, u32(0)));
     c.ok('D(A,0); U(B,0,s,ANY)', () => c.k.mapUpdateElem(B, u32(0), u64(s), BPF_ANY));
+  },
+});
+
+// §1 access flags: they shape the returned fd only
+scenarios.push({
+  name: 'implied create RDONLY|WRONLY → EINVAL; RDONLY fd: update/delete EPERM; WRONLY fd: lookup/next EPERM',
+  run(c) {
+    const { k } = c;
+    c.fails('create(RDONLY|WRONLY)', 'EINVAL', () => c.own(create(c, { mapFlags: BPF_F_RDONLY | BPF_F_WRONLY })));
+    const s = listener(c);
+    const ro = c.own(c.ok('create(RDONLY)', () => create(c, { mapFlags: BPF_F_RDONLY })));
+    c.fails('RDONLY U(0,s)', 'EPERM', () => k.mapUpdateElem(ro, u32(0), u64(s), BPF_ANY));
+    c.fails('RDONLY D(0)', 'EPERM', () => k.mapDeleteElem(ro, u32(0)));
+    c.fails('RDONLY L(0) empty', 'ENOENT', () => k.mapLookupElem(ro, u32(0)));
+    const wo = c.own(c.ok('create(WRONLY)', () => create(c, { mapFlags: BPF_F_WRONLY })));
+    c.ok('WRONLY U(0,s)', () => k.mapUpdateElem(wo, u32(0), u64(s), BPF_ANY));
+    c.fails('WRONLY L(0)', 'EPERM', () => k.mapLookupElem(wo, u32(0)));
+    c.fails('WRONLY next(NULL)', 'EPERM', () => k.mapGetNextKey(wo, null));
+    c.ok('WRONLY D(0)', () => k.mapDeleteElem(wo, u32(0)));
   },
 });
 

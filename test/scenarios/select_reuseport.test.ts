@@ -125,6 +125,8 @@ function addrBytes(address: string): number[] {
   return address.split('.').map(Number);
 }
 
+const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+
 /** check_data(): data_check up to equal_check_end, hash != 0, len. */
 function checkData(e: Env, cmd: Cmd | null, cliFd: number, label: string): void {
   const { k, c, type, family } = e;
@@ -149,7 +151,14 @@ function checkData(e: Env, cmd: Cmd | null, cliFd: number, label: string): void 
   const got = result.subarray(0, DC.equal_check_end);
   const same = got.every((b, i) => b === expected[i]);
   c.note(`${label} data_check equal: ${same}`);
-  assert.deepEqual([...got], [...expected], `${label}: data_check result != expected (bpf_prog_linum ${readU32(k.mapLookupElem(e.linumMap, u32(0)))})`);
+  if (!same) {
+    const fields = (b: Uint8Array): string => {
+      const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      return `ip_protocol ${d.getUint32(DC.ip_protocol, true)} addrs ${hex(b.subarray(DC.skb_addrs, DC.skb_ports))} ` +
+        `ports ${d.getUint16(DC.skb_ports, false)},${d.getUint16(DC.skb_ports + 2, false)} eth_protocol 0x${hex(b.subarray(DC.eth_protocol, DC.eth_protocol + 2))} bind_inany ${b[DC.bind_inany]}`;
+    };
+    assert.fail(`${label}: data_check result != expected (bpf_prog_linum ${readU32(k.mapLookupElem(e.linumMap, u32(0)))})\n  result:   ${fields(got)}\n  expected: ${fields(expected)}`);
+  }
   const hash = readU32(result, DC.hash);
   c.note(`${label} hash != 0: ${hash !== 0}`);
   assert.notEqual(hash, 0, `${label}: data_check result.hash empty`);
@@ -259,6 +268,17 @@ const tests: Array<{ name: string; fn: TestFn; noInnerMap?: boolean; needSotype?
       const ready = readyIndexes(e, EVENT_WAIT_MS);
       c.note(`events after detach: ${ready.length > 0 ? 'delivered' : 'none'}`);
       assert.ok(ready.length > 0, 'nev <= 0: no socket received after detaching the program');
+      // the event must be real: the ready socket holds the 8 bytes (TCP: on the accepted child)
+      const srvFd = e.skFds[ready[0]!]!;
+      let got: Uint8Array;
+      if (e.type === SOCK_STREAM) {
+        const child = c.own(c.ok('accept(ready sk)', () => k.accept(srvFd)));
+        got = c.ok('recv(new_fd)', () => k.recvfrom(child, 8)).data;
+        c.close(child);
+      } else {
+        got = c.ok('recv(ready sk)', () => k.recvfrom(srvFd, 8)).data;
+      }
+      assert.equal(got.length, 8, 'nread != sizeof(cmd)');
       const after = sum();
       c.note(`nr_run unchanged: ${before === after}`);
       assert.equal(after, before, 'nr_run_before != nr_run_after');

@@ -137,7 +137,8 @@ for (const [mapType, mapName] of [[BPF_MAP_TYPE_SOCKMAP, 'sockmap'], [BPF_MAP_TY
         ['test_reuseport_select_connected', selectConnected],
         ['test_reuseport_mixed_groups', mixedGroups],
       ] as const) {
-        scenarios.push({ name: `${name} ${suffix}`, run: (c) => fn(setup(c, mapType, family, sotype)) });
+        // test_reuseport(): "%s %s %s %s" map_name, family_name, sotype_name, t->name
+        scenarios.push({ name: `${suffix} ${name}`, run: (c) => fn(setup(c, mapType, family, sotype)) });
       }
     }
   }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import {
   AF_INET, AF_INET6, BPF_ANY, BPF_EXIST, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, BPF_MAP_TYPE_SOCKHASH,
   BPF_MAP_TYPE_SOCKMAP, BPF_NOEXIST, BPF_PROG_TYPE_SK_REUSEPORT, MSG_FASTOPEN, SK_DROP, SK_PASS, SOCK_DGRAM,
-  SOCK_STREAM, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, SO_REUSEPORT, errnoName, type Kernel,
+  SOCK_STREAM, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, SO_DETACH_REUSEPORT_BPF, SO_REUSEPORT, errnoName, type Kernel,
 } from '../../src/kernel/index.js';
 import { FP, program, R0, R1, R2, R3, R4, R6, R7, R8, R9, type Program, type Reg } from '../../src/ebpf/asm.js';
 import { MD } from './scenario_progs.js';
@@ -138,7 +138,12 @@ export type Op =
   | { op: 'delete'; slot: number }
   | { op: 'lookup'; slot: number }
   | { op: 'send'; payload: number[] }
-  | { op: 'close'; sock: number };
+  | { op: 'close'; sock: number }
+  /** SO_DETACH_REUSEPORT_BPF / SO_ATTACH_REUSEPORT_EBPF through a group member (group-wide). */
+  | { op: 'detach'; sock: number }
+  | { op: 'attach'; sock: number }
+  /** UDP only: connect() a group member to a silent peer (ESTABLISHED: the hash skips it, has_conns). */
+  | { op: 'connect'; sock: number };
 
 export interface World {
   seed: number;
@@ -184,6 +189,10 @@ export function genWorld(seed: number): World {
       const g = rng.pick(live.filter((j) => socks[j]!.role === 'group' && j !== 0)); // socks[0] carries the program
       closed.add(g);
       ops.push({ op: 'close', sock: g });
+    } else if (x < 0.56) ops.push({ op: rng.pick(['detach', 'attach'] as const), sock: rng.pick(live.filter((j) => socks[j]!.role === 'group')) });
+    else if (x < 0.6 && sotype === SOCK_DGRAM) {
+      const g = live.filter((j) => socks[j]!.role === 'group' && j !== 0);
+      if (g.length) ops.push({ op: 'connect', sock: rng.pick(g) });
     } else ops.push({ op: 'send', payload: [rng.int(0, maxEntries + 1), rng.int(0, 3), rng.int(0, 255), rng.int(0, 3)] });
   }
   if (!ops.some((o) => o.op === 'send')) ops.push({ op: 'send', payload: [0, 0, 0, 0] });
@@ -237,6 +246,8 @@ export function runWorld(c: ScenarioCtx, w: World): void {
   const closed = new Set<number>();
   const model = new Map<number, number>(); // slot → sock index, from successful operations
   let prev = readStats(k, stats);
+  let peer: number | undefined;
+  const connected = new Set<number>(); // UDP group members connected to the peer
 
   w.ops.forEach((o, n) => {
     const tag = `#${n}`;
@@ -259,6 +270,24 @@ export function runWorld(c: ScenarioCtx, w: World): void {
         if (got === 'ok') assert.ok(model.has(o.slot), `${tag}: lookup(${o.slot}) found an entry the harness never put there`);
         break;
       }
+      case 'detach': {
+        const got = c.attempt(() => k.setsockopt(fds[o.sock]!, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, 0));
+        c.note(`${tag} detach via sock ${o.sock}: ${got}`);
+        break;
+      }
+      case 'attach': {
+        const got = c.attempt(() => k.setsockopt(fds[o.sock]!, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, prog));
+        c.note(`${tag} attach via sock ${o.sock}: ${got}`);
+        break;
+      }
+      case 'connect': {
+        peer ??= (() => { const fd = c.own(k.socket(w.family, SOCK_DGRAM, 0)); k.bind(fd, loopbackOf(w.family), 0); return fd; })();
+        const pa = k.getsockname(peer);
+        const got = c.attempt(() => k.connect(fds[o.sock]!, pa.address, pa.port));
+        c.note(`${tag} connect sock ${o.sock} to a silent peer: ${got}`);
+        if (got === 'ok') connected.add(o.sock);
+        break;
+      }
       case 'close': {
         c.close(fds[o.sock]!);
         closed.add(fds[o.sock]!);
@@ -273,7 +302,8 @@ export function runWorld(c: ScenarioCtx, w: World): void {
         const now = readStats(k, stats);
         const d = (f: keyof typeof ST): number => now[f] - prev[f];
         const path = d('runs') === 0 ? 'norun' : d('xdrop') ? 'xdrop' : d('xpass') ? 'xpass' : d('ok') ? 'ok' : d('err') ? `err(${errnoName(-now.lastErr)})` : 'misc';
-        const passes = path === 'ok' || path === 'xpass' || (path.startsWith('err') && w.prog.onErr === 'pass');
+        // norun: no program attached (detached) → hash selection
+        const passes = path === 'ok' || path === 'xpass' || path === 'norun' || (path.startsWith('err') && w.prog.onErr === 'pass');
         const live = groupFds.filter((fd) => !closed.has(fd));
         const ready = k.poll(live, passes ? WAIT_MS : 0);
         let recv = 'none';
@@ -281,7 +311,8 @@ export function runWorld(c: ScenarioCtx, w: World): void {
           const fd = ready[0]!.fd;
           const idx = fds.indexOf(fd);
           recv = path === 'ok' ? `sock ${idx}` : 'delivered';
-          if (path === 'ok') {
+          // a selected connected UDP socket is re-scored by udp4_lib_lookup2 (has_conns): no self-check
+          if (path === 'ok' && !connected.has(model.get(now.key) ?? -1)) {
             const want = model.get(now.key);
             assert.equal(idx, want, `${tag}: selection of key ${now.key} delivered to sock ${idx}, the harness put sock ${want} there`);
           }

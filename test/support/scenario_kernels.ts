@@ -30,7 +30,11 @@ async function tryImport(spec: string): Promise<AnyModule | string> {
 }
 
 export async function simTarget(): Promise<KernelTarget> {
-  const mod = await tryImport(new URL('../../src/sim/index.js', import.meta.url).href);
+  let mod = await tryImport(new URL('../../src/sim/index.js', import.meta.url).href);
+  if (typeof mod === 'string') {
+    const direct = await tryImport(new URL('../../src/sim/sim_kernel.js', import.meta.url).href);
+    if (typeof direct !== 'string') mod = direct;
+  }
   const Ctor = typeof mod === 'string' ? undefined : (mod.SimKernel as (new () => Kernel) | undefined);
   const unavailable = typeof mod === 'string' ? mod : Ctor ? null : 'src/sim does not export SimKernel';
   return {

@@ -88,7 +88,7 @@ function describeErr(e: unknown): string {
   return e instanceof SysError ? e.code : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-function todoFor(known: readonly KnownDifference[], table: string, name: string, kernel?: 'sim' | 'linux'): string | undefined {
+export function todoFor(known: readonly KnownDifference[], table: string, name: string, kernel?: 'sim' | 'linux'): string | undefined {
   const hits = known.filter((d) => d.table === table && d.match.test(name) && (kernel === undefined || (d.kernel ?? 'sim') === kernel));
   if (!hits.length) return undefined;
   const who = kernel === 'linux' ? 'LinuxKernel wrapper bug' : kernel === 'sim' ? 'sim differs from Linux' : 'known difference';

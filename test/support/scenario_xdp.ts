@@ -67,3 +67,43 @@ export function attachDropAck(k: Kernel, serverPort: number): XdpLink {
   let open = true;
   return { close: () => { if (open) { open = false; c.close(link); } } };
 }
+
+/** The simulator's controls for the same situation (SimKernel, simulator-only methods). */
+interface SimAckControls {
+  holdAcks(on: boolean): void;
+  releaseAcks(): void;
+  expireSynAckTimers(): void;
+}
+const simControls = (k: Kernel): SimAckControls | undefined => {
+  const s = k as unknown as Partial<SimAckControls>;
+  return typeof s.holdAcks === 'function' && typeof s.releaseAcks === 'function' && typeof s.expireSynAckTimers === 'function'
+    ? (s as SimAckControls) : undefined;
+};
+
+/**
+ * "Drop the final ACK of the 3WHS to server_port": on Linux the selftest's XDP drop_ack on lo;
+ * on the simulator its holdAcks() switch. close() lets the ACKs through again (Linux: the
+ * client's retransmissions arrive; sim: the held ACKs are delivered).
+ */
+export function dropFinalAcks(k: Kernel, serverPort: number): XdpLink {
+  if (k.kind === 'linux') return attachDropAck(k, serverPort);
+  const sim = simControls(k);
+  if (!sim) throw new Error('this SimKernel has no holdAcks()/releaseAcks() controls');
+  sim.holdAcks(true);
+  let open = true;
+  return { close: () => { if (open) { open = false; sim.holdAcks(false); sim.releaseAcks(); } } };
+}
+
+/** Let SYN+ACK retransmit timers fire: Linux sleeps past the first 1 s timeout; the sim fires them. */
+export async function expireSynAckTimers(k: Kernel): Promise<void> {
+  if (k.kind === 'linux') { await new Promise((r) => setTimeout(r, 1000)); return; }
+  const sim = simControls(k);
+  if (!sim) throw new Error('this SimKernel has no expireSynAckTimers() control');
+  sim.expireSynAckTimers();
+}
+
+/** Why a kernel cannot hold ACKs back, or undefined when it can. */
+export function cannotDropAcks(k: Kernel): string | undefined {
+  if (k.kind === 'linux') return undefined;
+  return simControls(k) ? undefined : 'SimKernel lacks holdAcks()/releaseAcks()/expireSynAckTimers()';
+}
