@@ -99,7 +99,9 @@ export function parseAddr(syscall: string, family: number, address: string): InA
   if (family === AF_INET6) {
     const b6 = parseIPv6(address);
     if (!b6) {
-      if (parseIPv4(address)) fail(syscall, 'EINVAL', `${address} is an IPv4 address: use ::ffff:${address} on an AF_INET6 socket`);
+      // an IPv4 string on an AF_INET6 socket means the v4-mapped address (as LinuxKernel passes it)
+      const b4 = parseIPv4(address);
+      if (b4) return v4(b4);
       fail(syscall, 'EINVAL', `bad IPv6 address ${JSON.stringify(address)}`);
     }
     return make(b6);

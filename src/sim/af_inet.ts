@@ -6,7 +6,7 @@
  */
 import {
   AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, MSG_FASTOPEN,
-  POLLERR, POLLHUP, POLLIN, POLLOUT, ERRNO, fail, SysError, type Datagram, type SockAddr,
+  POLLERR, POLLHUP, POLLIN, ERRNO, fail, SysError, type Datagram, type SockAddr,
 } from '../kernel/index.js';
 import { INADDR_LOOPBACK, IN6ADDR_LOOPBACK, formatAddr, parseAddr, type InAddr } from './addr.js';
 import {
@@ -16,7 +16,7 @@ import { PortTable } from './inet_hashtables.js';
 import { ReuseportGroup } from './reuseport_group.js';
 import { Prng, jhash3 } from './rand.js';
 import type { CookieGen } from './cookie.js';
-import { TCP_SYN, type Packet } from './packet.js';
+import { TCP_ACK, TCP_SYN, type Packet } from './packet.js';
 import type { SockMapBase } from './sockmap.js';
 
 /** What reuseport_select_sock() returned: a socket, NULL (use the looked-up socket) or an error (drop). */
@@ -32,6 +32,8 @@ export interface ReuseportHooks {
 
 export interface NetSysctls {
   tcpMigrateReq: number;
+  /** 0: never, 1: when the SYN queue overflows (not reached here), 2: always send SYN cookies. */
+  tcpSyncookies: number;
   tcpFastopen: number;
   somaxconn: number;
   optmemMax: number;
@@ -57,7 +59,7 @@ export class InetStack {
   readonly hashSecret: number;
   readonly cookies: CookieGen;
   readonly sysctl: NetSysctls = {
-    tcpMigrateReq: 0, tcpFastopen: 1, somaxconn: 4096, optmemMax: 131072, unprivilegedBpfDisabled: 2, bpfStatsEnabled: 0,
+    tcpMigrateReq: 0, tcpFastopen: 1, tcpSyncookies: 1, somaxconn: 4096, optmemMax: 131072, unprivilegedBpfDisabled: 2, bpfStatsEnabled: 0,
   };
   readonly stats: NetStats = { migrateReqSuccess: 0, migrateReqFailure: 0, udpRcvbufErrors: 0, udpNoPorts: 0, tcpRsts: 0 };
   hooks!: ReuseportHooks;
@@ -111,13 +113,21 @@ export class InetStack {
 
   sockName(sk: Sock): SockAddr {
     const a = sk.rcvSaddr ?? (sk.family === AF_INET ? parseAddr('getsockname', AF_INET, '0.0.0.0') : parseAddr('getsockname', AF_INET6, '::'));
-    return { address: formatAddr(sk.family, a), port: sk.bound ? sk.num : 0 };
+    return { address: formatAddr(sk.family, a), port: sk.bound ? sk.num : sk.sport };
   }
+
+  private readonly parsed4 = new Map<string, InAddr>();
+  private readonly parsed6 = new Map<string, InAddr>();
 
   /** A destination as the packet will carry it (connect to the wildcard means loopback). */
   private destination(sc: string, sk: Sock, address: string, port: number): { v6: boolean; daddr: InAddr } {
     checkPort(sc, port);
-    let d = parseAddr(sc, sk.family, address);
+    const cache = sk.family === AF_INET ? this.parsed4 : this.parsed6;
+    let d = cache.get(address);
+    if (!d) {
+      d = parseAddr(sc, sk.family, address);
+      if (cache.size < 1024) cache.set(address, d);
+    }
     if (sk.family === AF_INET6 && d.v4 && sk.ipv6only) fail(sc, 'ENETUNREACH', 'IPV6_V6ONLY socket cannot reach an IPv4 address');
     const v6 = sk.family === AF_INET6 && !d.v4;
     if (d.any) d = v6 ? IN6ADDR_LOOPBACK : INADDR_LOOPBACK;
@@ -264,9 +274,15 @@ export class InetStack {
     if (sk.family === AF_UNIX) fail(sc, 'EINVAL', 'AF_UNIX connect is not simulated');
     if (sk.isUdp) return this.udpConnect(sk, address, port);
     if (!sk.isTcp) fail(sc, 'EOPNOTSUPP', 'raw sockets are not simulated');
-    if (sk.state === TCP_LISTEN) fail(sc, 'EINVAL', 'socket is listening');
-    if (sk.state === TCP_ESTABLISHED || sk.state === TCP_SYN_RECV) fail(sc, 'EISCONN', 'already connected');
+    if (sk.state === TCP_LISTEN) fail(sc, 'EISCONN', 'socket is listening');
+    if (sk.state === TCP_ESTABLISHED || sk.state === TCP_SYN_RECV || sk.deferredConnect) fail(sc, 'EISCONN', 'already connected');
     const { v6, daddr } = this.destination(sc, sk, address, port);
+    if (data === undefined && sk.fastopenConnect && (this.sysctl.tcpFastopen & 1)) {
+      // TCP_FASTOPEN_CONNECT: connect() returns at once, the first write sends SYN + data
+      this.autobindConnect(sc, sk, v6);
+      sk.deferredConnect = { address, port };
+      return;
+    }
     this.autobindConnect(sc, sk, v6);
     const saddr = this.source(sk, v6);
     const hash = this.ehash(v6, daddr, port, saddr, sk.num, IPPROTO_TCP);
@@ -280,8 +296,10 @@ export class InetStack {
     if (!listener) {
       this.stats.tcpRsts++;
       this.unbindClient(sk);
+      sk.done = true;
       fail(sc, 'ECONNREFUSED', `nothing accepted the SYN to ${address}:${port}`);
     }
+    if (this.sysctl.tcpSyncookies === 2) return this.cookieHandshake(sk, pkt, data ?? EMPTY);
     if (listener.acceptQueue.length + listener.requests.length > listener.backlog) {
       this.unbindClient(sk);
       fail(sc, 'ETIMEDOUT', `accept queue of ${address}:${port} is full: the SYN was dropped`);
@@ -294,7 +312,9 @@ export class InetStack {
     sk.state = TCP_ESTABLISHED;
     if (!sk.rcvSaddr || sk.rcvSaddr.any) sk.rcvSaddr = saddr;
     const tfoAccepted = tfo && fastopenServer && ((this.sysctl.tcpFastopen & 0x200) !== 0 || this.tfoCookies.has(daddr.key));
-    const req: RequestSock = { listener, client: sk, hash, synPayload: data ?? EMPTY, cookie: 0n, state: TCP_NEW_SYN_RECV };
+    const req: RequestSock = { listener, client: sk, hash, synPayload: tfo ? data! : EMPTY, pending: [], cookie: 0n, state: TCP_NEW_SYN_RECV };
+    // data that did not ride in the SYN is sent right after the handshake
+    if (data && data.length && !tfo) req.pending.push(data.slice());
     if (tfoAccepted) {
       // the child exists from the SYN on (SYN_RECV until the final ACK)
       const child = this.makeChild(listener, sk, req);
@@ -305,8 +325,31 @@ export class InetStack {
     if (this.holdAcks) {
       listener.requests.push(req);
       this.heldAcks.push(req);
+      sk.pendingReq = req;
       return;
     }
+    this.makeChild(listener, sk, req);
+  }
+
+  /**
+   * tcp_syncookies=2: the SYN-ACK carries a cookie and no request socket is kept; the client's ACK
+   * (with any data that did not ride in the SYN) goes through the listener lookup, and so through
+   * the reuseport program, again: the listener picked for the ACK gets the connection.
+   */
+  private cookieHandshake(sk: Sock, syn: Packet, data: Uint8Array): void {
+    sk.daddr = syn.daddr;
+    sk.dport = syn.dport;
+    sk.skHash = syn.hash;
+    sk.state = TCP_ESTABLISHED;
+    if (!sk.rcvSaddr || sk.rcvSaddr.any) sk.rcvSaddr = syn.saddr;
+    const ack: Packet = { ...syn, tcpFlags: TCP_ACK, synOptions: false, payload: data, seq: (syn.seq + 1) >>> 0 };
+    const listener = this.lookupListener(ack);
+    if (!listener) {
+      this.stats.tcpRsts++;
+      this.resetClient(sk);
+      return;
+    }
+    const req: RequestSock = { listener, client: sk, hash: syn.hash, synPayload: EMPTY, pending: data.length ? [data.slice()] : [], cookie: 0n, state: TCP_NEW_SYN_RECV };
     this.makeChild(listener, sk, req);
   }
 
@@ -327,6 +370,9 @@ export class InetStack {
     client.peer = child;
     this.ports.ownersOf(IPPROTO_TCP, listener.num).push(child);
     if (req.synPayload.length) child.enqueue({ data: req.synPayload, address: '', port: 0, truesize: skbTruesize(req.synPayload.length) });
+    for (const d of req.pending) child.enqueue({ data: d, address: '', port: 0, truesize: skbTruesize(d.length) });
+    req.pending = [];
+    client.pendingReq = null;
     listener.acceptQueue.push(child);
     return child;
   }
@@ -349,8 +395,7 @@ export class InetStack {
 
   /** __inet_lookup_listener + reuseport selection; null = RST. */
   lookupListener(pkt: Packet): Sock | null {
-    const cands = this.ports.lookup(IPPROTO_TCP, pkt.v6, pkt.daddr, pkt.dport, pkt.saddr, pkt.sport, true);
-    const sk = cands[0];
+    const sk = this.ports.lookup(IPPROTO_TCP, pkt.v6, pkt.daddr, pkt.dport, pkt.saddr, pkt.sport, true);
     if (!sk) return null;
     if (sk.reuseport && sk.reuseCb) {
       const r = this.hooks.select(sk.reuseCb, sk, pkt);
@@ -365,8 +410,9 @@ export class InetStack {
     const held = this.heldAcks;
     this.heldAcks = [];
     for (const req of held) {
-      const child = req.listener.acceptQueue.find((c) => c.peer === req.client);
+      const child = req.client.peer;
       if (child) {
+        // a TFO child (possibly migrated meanwhile) completes its handshake
         if (child.state === TCP_SYN_RECV) child.state = TCP_ESTABLISHED;
         continue;
       }
@@ -408,6 +454,7 @@ export class InetStack {
 
   private resetClient(client: Sock): void {
     client.peer = null;
+    client.pendingReq = null;
     client.softError = ERRNO.ECONNRESET;
     client.peerClosed = true;
   }
@@ -415,6 +462,7 @@ export class InetStack {
   // ---- accept(2) ----
   accept(sk: Sock): Sock {
     const sc = 'accept';
+    if (sk.type !== SOCK_STREAM) fail(sc, 'EOPNOTSUPP', 'accept() needs a SOCK_STREAM socket');
     if (sk.state !== TCP_LISTEN) fail(sc, 'EINVAL', 'socket is not listening');
     const i = sk.acceptQueue.findIndex((c) => c.state === TCP_ESTABLISHED || c.state === TCP_SYN_RECV || c.state === TCP_CLOSE);
     if (i < 0) fail(sc, 'EAGAIN', 'accept queue is empty');
@@ -431,6 +479,7 @@ export class InetStack {
     sk.dport = port;
     sk.state = TCP_ESTABLISHED;
     if (!sk.rcvSaddr || sk.rcvSaddr.any) sk.rcvSaddr = this.source(sk, v6);
+    this.ports.changed(sk);
     if (sk.reuseCb) {
       sk.reuseCb.hasConns = true;
       // udp_lib_hash4() (6.13+): a connected socket hashed by 4-tuple leaves its reuseport group
@@ -443,15 +492,29 @@ export class InetStack {
     if (!(data instanceof Uint8Array)) fail(sc, 'EFAULT', 'data must be a Uint8Array');
     if (sk.family === AF_UNIX) fail(sc, 'ENOTCONN', 'AF_UNIX sockets are not simulated');
     if (sk.isTcp) {
+      if (sk.deferredConnect) {
+        const d = sk.deferredConnect;
+        sk.deferredConnect = null;
+        this.connect(sk, d.address, d.port, data, cpu);
+        return data.length;
+      }
       if (flags & MSG_FASTOPEN && sk.state === TCP_CLOSE) {
         if (address === undefined || port === undefined) fail(sc, 'EDESTADDRREQ', 'MSG_FASTOPEN needs a destination');
         this.connect(sk, address, port, data, cpu);
         return data.length;
       }
-      if (sk.state === TCP_LISTEN || sk.state === TCP_CLOSE) fail(sc, sk.state === TCP_CLOSE && !sk.peerClosed ? 'EPIPE' : 'ENOTCONN', 'socket is not connected');
+      if (sk.state === TCP_LISTEN || sk.state === TCP_CLOSE) {
+        if (sk.softError) { const e = sk.softError; sk.softError = 0; throw new SysError(sc, e); }
+        fail(sc, 'EPIPE', 'socket is not connected');
+      }
       if (sk.softError) { const e = sk.softError; sk.softError = 0; throw new SysError(sc, e); }
       if (sk.shutdownWr) fail(sc, 'EPIPE', 'socket is shut down for writing');
       const peer = sk.peer;
+      if (!peer && sk.pendingReq) {
+        // the server side is still a request socket: the segment waits for the handshake
+        sk.pendingReq.pending.push(data.slice());
+        return data.length;
+      }
       if (!peer) fail(sc, 'EPIPE', 'connection was reset');
       if (!peer.shutdownRd && data.length) peer.enqueue({ data: data.slice(), address: '', port: 0, truesize: skbTruesize(data.length) });
       return data.length;
@@ -484,8 +547,7 @@ export class InetStack {
 
   /** __udp4_lib_rcv / __udp6_lib_rcv: lookup, reuseport selection, enqueue or ICMP. */
   deliverUdp(pkt: Packet, sender: Sock | null): Sock | null {
-    const cands = this.ports.lookup(IPPROTO_UDP, pkt.v6, pkt.daddr, pkt.dport, pkt.saddr, pkt.sport, false);
-    let target: Sock | null = cands[0] ?? null;
+    let target = this.ports.lookup(IPPROTO_UDP, pkt.v6, pkt.daddr, pkt.dport, pkt.saddr, pkt.sport, false);
     if (target && !target.daddr && target.reuseport && target.reuseCb) {
       const r = this.hooks.select(target.reuseCb, target, pkt);
       target = r === SELECT_DROP ? null : (r ?? target);
@@ -502,10 +564,17 @@ export class InetStack {
       this.stats.udpRcvbufErrors++;
       return target;
     }
-    target.enqueue({
-      data: pkt.payload.slice(), address: formatAddr(target.family, pkt.saddr), port: pkt.sport, truesize,
-    });
+    target.enqueue({ data: pkt.payload.slice(), address: this.addrString(target.family, pkt.saddr), port: pkt.sport, truesize });
     return target;
+  }
+
+  private readonly addrStrings = [new WeakMap<InAddr, string>(), new WeakMap<InAddr, string>()];
+  /** inet_ntop with a cache: source addresses repeat. */
+  private addrString(family: number, a: InAddr): string {
+    const m = this.addrStrings[family === AF_INET ? 0 : 1]!;
+    let s = m.get(a);
+    if (s === undefined) m.set(a, (s = formatAddr(family, a)));
+    return s;
   }
 
   recvfrom(sk: Sock, maxLength: number | undefined): Datagram {
@@ -516,7 +585,7 @@ export class InetStack {
       const e = sk.peek();
       if (!e) {
         if (sk.softError) { const err = sk.softError; sk.softError = 0; throw new SysError(sc, err); }
-        if (sk.peerClosed || sk.shutdownRd) return { data: new Uint8Array(0), ...this.peerName(sk) };
+        if (sk.peerClosed || sk.shutdownRd || sk.done) return { data: new Uint8Array(0), address: sk.daddr ? formatAddr(sk.family, sk.daddr) : '', port: sk.dport };
         if (sk.state === TCP_CLOSE) fail(sc, 'ENOTCONN', 'socket is not connected');
         fail(sc, 'EAGAIN', 'no data');
       }
@@ -640,14 +709,13 @@ export class InetStack {
       if (sk.acceptQueue.length) ev |= POLLIN;
       return ev;
     }
+    // Kernel.poll() asks for readability (events = POLLIN): POLLOUT is never reported
     if (sk.rcvQueueLength > 0) ev |= POLLIN;
     if (sk.softError) ev |= POLLERR;
     if (sk.isTcp) {
-      if (sk.peerClosed) ev |= POLLIN | (sk.shutdownWr ? POLLHUP : 0);
-      if (sk.state === TCP_ESTABLISHED && !sk.shutdownWr) ev |= POLLOUT;
-    } else if (sk.isUdp) {
-      ev |= POLLOUT;
-      if (sk.shutdownRd) ev |= POLLIN;
+      if (sk.peerClosed || sk.done) ev |= POLLIN | (sk.shutdownWr || sk.done ? POLLHUP : 0);
+    } else if (sk.isUdp && sk.shutdownRd) {
+      ev |= POLLIN;
     }
     return ev;
   }

@@ -79,6 +79,12 @@ export abstract class BpfMap {
   lookupSock(_key: Uint8Array): Sock | null {
     return null;
   }
+  /** Same for a u32 key (sockarray, sockmap): no key bytes needed. */
+  lookupSockIndex(_index: number): Sock | null {
+    return null;
+  }
+  /** lookupSockIndex() applies (the key is a u32 index). */
+  readonly indexedSocks: boolean = false;
 
   /** Called when the last reference goes (map_free). */
   free(): void {

@@ -14,7 +14,7 @@ import { SELECT_DROP, type InetStack, type SelectResult } from './af_inet.js';
 import type { BpfMap } from './bpf_map.js';
 import type { BpfProg } from './bpf_prog.js';
 import { genCookie } from './cookie.js';
-import { ETH_HLEN, TCP_ACK, writeFrame, type Frame, type Packet } from './packet.js';
+import { ETH_HLEN, TCP_ACK, writeL3, writeL4, type Packet } from './packet.js';
 import type { ReuseportGroup } from './reuseport_group.js';
 import {
   BPF_SOCK_SIZE, BS_DST_IP4, BS_DST_IP6, BS_DST_PORT, BS_FAMILY, BS_PROTOCOL, BS_RX_QUEUE_MAPPING, BS_SRC_IP4, BS_SRC_IP6,
@@ -34,14 +34,17 @@ export interface HelperTrace {
   ret: bigint;
 }
 
-/** The kernel's sk_reuseport_kern for the run in progress. */
+/** The kernel's sk_reuseport_kern for the run in progress (one reused object). */
 interface RunState {
   reuse: ReuseportGroup;
   sk: Sock;
   selected: Sock | null;
   migrating: Sock | RequestSock | null;
   pkt: Packet | null;
-  frame: Frame | null;
+  /** Frame length in frameBuf (0: no packet, e.g. the empty skb of a migration). */
+  frameLen: number;
+  /** The Ethernet/IP headers are written lazily (only load_bytes_relative reads them). */
+  l3Written: boolean;
   cpu: number;
 }
 
@@ -55,7 +58,6 @@ export interface RunResult {
 export class ReuseportRuntime {
   readonly mem = new Memory();
   private readonly ctx: Region;
-  private readonly ctxView: DataView;
   private readonly skb: Region;
   private readonly skbView: DataView;
   private readonly skRegion: Region;
@@ -68,6 +70,15 @@ export class ReuseportRuntime {
   private readonly mapsByRegion: (BpfMap | undefined)[] = [];
   readonly helpers = new Map<number, Helper>();
   private st: RunState | null = null;
+  private readonly rs: RunState;
+  private readonly ctxWords: Uint32Array;
+  private skFilled: Sock | RequestSock | null = null;
+  private skFilledState = -1;
+  /** Result of the last run (kept in fields: the hot path allocates nothing). */
+  lastSelected: Sock | null = null;
+  lastInsnCount = 0;
+  /** bpf_trace_printk output (the simulated /sys/kernel/tracing/trace_pipe). */
+  readonly tracePipe: string[] = [];
   /** When non-null, every helper call is recorded here (testRun). */
   trace: HelperTrace[] | null = null;
   private readonly net: InetStack;
@@ -76,7 +87,7 @@ export class ReuseportRuntime {
   constructor(net: InetStack) {
     this.net = net;
     this.ctx = this.mem.map(new Uint8Array(SK_REUSEPORT_MD_SIZE), { writable: false, name: 'sk_reuseport_md' });
-    this.ctxView = this.ctx.view;
+    this.ctxWords = new Uint32Array(this.ctx.bytes.buffer, this.ctx.bytes.byteOffset, SK_REUSEPORT_MD_SIZE / 4);
     this.skb = this.mem.map(new Uint8Array(SKB_SIZE), { writable: true, name: '__sk_buff' });
     this.skbView = this.skb.view;
     this.skRegion = this.mem.map(new Uint8Array(BPF_SOCK_SIZE), { writable: false, name: 'bpf_sock(sk)' });
@@ -85,6 +96,7 @@ export class ReuseportRuntime {
     this.pkt6 = this.mem.map(this.frameBuf.subarray(ETH_HLEN + 40), { writable: false, name: 'packet', length: 0 });
     this.pktPayload = this.mem.map(this.frameBuf, { writable: false, name: 'payload', length: 0 });
     this.installHelpers();
+    this.rs = { reuse: null!, sk: null!, selected: null, migrating: null, pkt: null, frameLen: 0, l3Written: false, cpu: 0 };
   }
 
   /** Give a new map its value-storage region. */
@@ -129,14 +141,27 @@ export class ReuseportRuntime {
     h.set(68, (c) => this.loadBytes(c, true));
     h.set(46, (c) => this.socketCookie(c));
     h.set(47, () => this.st?.sk.uid ?? 0);
+    h.set(195, (c) => {
+      const m = this.mapAt(c.addr(1));
+      const cpuArg = c.u32(3);
+      return cpuArg >= this.net.cpus ? 0 : m.progLookup(c.mem.read(c.addr(2), m.keySize), cpuArg);
+    });
+    h.set(6, (c) => {
+      // bpf_trace_printk: the format string goes to the trace pipe unformatted
+      const len = c.u32(2);
+      const bytes = c.mem.read(c.addr(1), len);
+      const end = bytes.indexOf(0);
+      const text = new TextDecoder().decode(end >= 0 ? bytes.subarray(0, end) : bytes);
+      if (this.tracePipe.length < 10000) this.tracePipe.push(text);
+      return text.length;
+    });
   }
 
   /** BPF_CALL_4(sk_select_reuseport, ...). */
   private skSelectReuseport(c: HelperCall): number {
     const st = this.st!;
     const map = this.mapAt(c.addr(2));
-    const key = c.mem.read(c.addr(3), map.keySize);
-    const selected = map.lookupSock(key);
+    const selected = map.indexedSocks ? map.lookupSockIndex(c.mem.load32(c.addr(3))) : map.lookupSock(c.mem.read(c.addr(3), map.keySize));
     if (!selected) return ENOENT;
     const reuse = selected.reuseCb;
     if (!reuse) return map.type === BPF_MAP_TYPE_REUSEPORT_SOCKARRAY ? ENOENT : EINVAL;
@@ -155,16 +180,20 @@ export class ReuseportRuntime {
     const off = c.u32(2);
     const to = c.addr(3);
     const len = c.u32(4);
-    const f = st.frame;
+    const pkt = st.pkt;
     let start = -1;
-    if (f) {
-      if (!relative) start = f.l4Off;
+    if (pkt) {
+      if (!relative) start = ETH_HLEN + (pkt.v6 ? 40 : 20);
       else {
+        if (!st.l3Written) {
+          writeL3(pkt, this.frameBuf, this.frameView);
+          st.l3Written = true;
+        }
         const hdr = c.u32(5);
-        start = hdr === 0 ? 0 : hdr === 1 ? f.netOff : -1;
+        start = hdr === 0 ? 0 : hdr === 1 ? ETH_HLEN : -1;
       }
     }
-    const end = f ? f.len : 0;
+    const end = st.frameLen;
     if (start < 0 || off > 0xffff && relative || start + off + len > end || off > 0x7fffffff) {
       c.mem.check(to, len, true);
       c.mem.read(to, len).fill(0);
@@ -174,10 +203,10 @@ export class ReuseportRuntime {
     return 0;
   }
 
-  private socketCookie(c: HelperCall): bigint {
+  private socketCookie(c: HelperCall): bigint | number {
     const addr = c.addr(1);
     const st = this.st!;
-    if (addr === this.skb.base) return 0n; // SOCKET_FILTER: skb->sk is NULL during the lookup
+    if (addr === this.skb.base) return 0; // SOCKET_FILTER: skb->sk is NULL during the lookup
     if (addr === this.mskRegion.base && st.migrating) {
       if (st.migrating instanceof Sock) return genCookie(st.migrating);
       const req = st.migrating;
@@ -247,52 +276,65 @@ export class ReuseportRuntime {
    * `pkt` null: the empty skb reuseport_migrate_sock() allocates (len 0, eth_protocol 0).
    */
   runSkReuseport(prog: BpfProg, reuse: ReuseportGroup, sk: Sock, pkt: Packet | null, migrating: Sock | RequestSock | null, hash: number): RunResult {
-    this.compile(prog);
-    const dv = this.ctxView;
-    let frame: Frame | null = null;
+    const verdict = this.runSkReuseportFast(prog, reuse, sk, pkt, migrating, hash);
+    return { verdict, selected: this.lastSelected, insnCount: this.lastInsnCount };
+  }
+
+  /** The allocation-free core: returns r0; the selection is in lastSelected. */
+  runSkReuseportFast(prog: BpfProg, reuse: ReuseportGroup, sk: Sock, pkt: Packet | null, migrating: Sock | RequestSock | null, hash: number): number {
+    if (!prog.vm) this.compile(prog);
+    const w = this.ctxWords;
     let region = this.pkt4;
+    let frameLen = 0;
     let l4len = 0;
     if (pkt) {
-      frame = writeFrame(pkt, this.frameBuf, this.frameView);
-      region = pkt.v6 ? this.pkt6 : this.pkt4;
-      l4len = frame.len - frame.l4Off;
+      frameLen = writeL4(pkt, this.frameBuf, this.frameView);
+      if (pkt.v6) region = this.pkt6;
+      l4len = frameLen - (ETH_HLEN + (pkt.v6 ? 40 : 20));
     }
-    region.setLength(l4len);
-    dv.setUint32(MD_DATA, 0, true);
-    dv.setUint32(MD_DATA + 4, region.id, true);
-    dv.setUint32(MD_DATA_END, l4len, true);
-    dv.setUint32(MD_DATA_END + 4, region.id, true);
-    dv.setUint32(MD_LEN, l4len, true);
-    dv.setUint32(MD_ETH_PROTOCOL, pkt ? (pkt.v6 ? 0xdd86 : 0x0008) : 0, true); // htons(ETH_P_*) as a LE u32
-    dv.setUint32(MD_IP_PROTOCOL, sk.protocol, true);
-    dv.setUint32(MD_BIND_INANY, reuse.bindInany ? 1 : 0, true);
-    dv.setUint32(MD_HASH, hash >>> 0, true);
-    this.fillSock(this.skRegion, sk, sk.state);
-    dv.setUint32(MD_SK, 0, true);
-    dv.setUint32(MD_SK + 4, this.skRegion.id, true);
+    region.length = l4len; // within bytes.length by construction (frameBuf holds 64 KiB + headers)
+    // sk_reuseport_md, as u32 words (little-endian): pointers are region id << 32 | offset
+    w[MD_DATA >> 2] = 0; w[(MD_DATA >> 2) + 1] = region.id;
+    w[MD_DATA_END >> 2] = l4len; w[(MD_DATA_END >> 2) + 1] = region.id;
+    w[MD_LEN >> 2] = l4len;
+    w[MD_ETH_PROTOCOL >> 2] = pkt ? (pkt.v6 ? 0xdd86 : 0x0008) : 0; // htons(ETH_P_*) read as a LE u32
+    w[MD_IP_PROTOCOL >> 2] = sk.protocol; // the group socket's protocol, not the packet's
+    w[MD_BIND_INANY >> 2] = reuse.bindInany ? 1 : 0;
+    w[MD_HASH >> 2] = hash >>> 0;
+    if (this.skFilled !== sk || this.skFilledState !== sk.state) {
+      this.fillSock(this.skRegion, sk, sk.state);
+      this.skFilled = sk;
+      this.skFilledState = sk.state;
+    }
+    w[MD_SK >> 2] = 0; w[(MD_SK >> 2) + 1] = this.skRegion.id;
     if (migrating) {
-      this.fillSock(this.mskRegion, migrating, migrating instanceof Sock ? migrating.state : migrating.state);
-      dv.setUint32(MD_MIGRATING_SK, 0, true);
-      dv.setUint32(MD_MIGRATING_SK + 4, this.mskRegion.id, true);
+      this.fillSock(this.mskRegion, migrating, migrating.state);
+      w[MD_MIGRATING_SK >> 2] = 0; w[(MD_MIGRATING_SK >> 2) + 1] = this.mskRegion.id;
     } else {
-      dv.setUint32(MD_MIGRATING_SK, 0, true);
-      dv.setUint32(MD_MIGRATING_SK + 4, 0, true);
+      w[MD_MIGRATING_SK >> 2] = 0; w[(MD_MIGRATING_SK >> 2) + 1] = 0;
     }
-    const st: RunState = { reuse, sk, selected: null, migrating, pkt, frame, cpu: pkt ? pkt.cpu : this.net.defaultCpu };
+    const st = this.rs;
+    st.reuse = reuse; st.sk = sk; st.selected = null; st.migrating = migrating; st.pkt = pkt;
+    st.frameLen = frameLen; st.l3Written = false; st.cpu = pkt ? pkt.cpu : this.net.defaultCpu;
     this.st = st;
     const stats = this.net.sysctl.bpfStatsEnabled > 0;
     const t0 = stats ? process.hrtime.bigint() : 0n;
     let verdict: number;
+    const vm = prog.vm!;
     try {
-      verdict = prog.vm!.run(this.mem, this.ctx.base);
+      verdict = vm.run(this.mem, this.ctx.base);
     } finally {
       this.st = null;
+      st.pkt = null;
+      st.migrating = null;
+      this.lastInsnCount = vm.insnCount;
       if (stats) {
         prog.runCnt++;
         prog.runTimeNs += process.hrtime.bigint() - t0;
       }
     }
-    return { verdict, selected: verdict === SK_PASS ? st.selected : null, insnCount: prog.vm!.insnCount };
+    this.lastSelected = verdict === SK_PASS ? st.selected : null;
+    return verdict;
   }
 
   /** run_bpf_filter(): a SOCKET_FILTER program over the L4 payload returns an index. */
@@ -309,7 +351,9 @@ export class ReuseportRuntime {
     dv.setUint32(SKB_IFINDEX, 1, true);
     dv.setUint32(SKB_HASH, pkt.hash >>> 0, true);
     void SKB_CB;
-    this.st = { reuse, sk, selected: null, migrating: null, pkt, frame: null, cpu: pkt.cpu };
+    const st = this.rs;
+    st.reuse = reuse; st.sk = sk; st.selected = null; st.migrating = null; st.pkt = pkt; st.frameLen = 0; st.l3Written = true; st.cpu = pkt.cpu;
+    this.st = st;
     const stats = this.net.sysctl.bpfStatsEnabled > 0;
     const t0 = stats ? process.hrtime.bigint() : 0n;
     let verdict: number;
@@ -334,9 +378,8 @@ export class ReuseportRuntime {
     let sk2: Sock | null = null;
     if (p) {
       if (p.kind === 'ebpf' && p.prog.type === BPF_PROG_TYPE_SK_REUSEPORT) {
-        const r = this.runSkReuseport(p.prog, reuse, sk, pkt, null, pkt.hash);
-        if (r.verdict !== SK_PASS) return SELECT_DROP;
-        sk2 = r.selected;
+        if (this.runSkReuseportFast(p.prog, reuse, sk, pkt, null, pkt.hash) !== SK_PASS) return SELECT_DROP;
+        sk2 = this.lastSelected;
       } else {
         const index = p.kind === 'ebpf'
           ? this.runSocketFilter(p.prog, reuse, sk, pkt).verdict

@@ -48,8 +48,10 @@ export function addrEqual(a: Sock, b: Sock): boolean {
 export class PortTable {
   /** protocol -> port -> sockets owning it (bind bucket owners, incl. connected/accepted sockets). */
   private readonly owners = new Map<number, Map<number, Sock[]>>();
-  /** Hashed sockets per protocol in lookup order. */
-  readonly hashed = new Map<number, Sock[]>();
+  /** Hashed sockets per (protocol, port) in lookup order. */
+  private readonly hashed = new Map<number, Sock[]>();
+  /** Lookup results per (protocol, port) for buckets without connected sockets (they depend on the 4-tuple). */
+  private readonly cache = new Map<number, WeakMap<InAddr, Sock | null>[]>();
   private readonly rng: Prng;
 
   constructor(rng: Prng) {
@@ -67,6 +69,7 @@ export class PortTable {
   addOwner(sk: Sock, port: number): void {
     this.ownersOf(sk.protocol, port).push(sk);
     sk.num = port;
+    sk.sport = port;
     sk.bound = true;
   }
 
@@ -78,9 +81,20 @@ export class PortTable {
     sk.bound = false;
   }
 
+  private bucket(protocol: number, port: number): Sock[] | undefined {
+    return this.hashed.get(protocol * 65536 + port);
+  }
+
+  /** Something about a hashed socket changed (connect): forget cached lookups of its port. */
+  changed(sk: Sock): void {
+    this.cache.delete(sk.protocol * 65536 + sk.num);
+  }
+
   hash(sk: Sock): void {
-    let l = this.hashed.get(sk.protocol);
-    if (!l) this.hashed.set(sk.protocol, (l = []));
+    const k = sk.protocol * 65536 + sk.num;
+    this.cache.delete(k);
+    let l = this.hashed.get(k);
+    if (!l) this.hashed.set(k, (l = []));
     // IPv6 reuseport sockets go to the tail, everything else to the head (__inet_hash / udp_lib_get_port)
     if (sk.reuseport && sk.family === AF_INET6) l.push(sk);
     else l.unshift(sk);
@@ -89,9 +103,10 @@ export class PortTable {
 
   unhash(sk: Sock): void {
     if (!sk.hashed) return;
-    const l = this.hashed.get(sk.protocol)!;
-    const i = l.indexOf(sk);
-    if (i >= 0) l.splice(i, 1);
+    this.cache.delete(sk.protocol * 65536 + sk.num);
+    const l = this.bucket(sk.protocol, sk.num);
+    const i = l ? l.indexOf(sk) : -1;
+    if (i >= 0) l!.splice(i, 1);
     sk.hashed = false;
   }
 
@@ -129,38 +144,50 @@ export class PortTable {
     return 0;
   }
 
-  /** The sockets a packet could go to, best first (compute_score). */
-  lookup(protocol: number, v6: boolean, daddr: InAddr, dport: number, saddr: InAddr, sport: number, tcpListenersOnly: boolean): Sock[] {
-    const l = this.hashed.get(protocol);
-    if (!l) return [];
-    let best: Sock[] = [];
+  /** The socket a packet goes to before reuseport selection: the first with the best compute_score. */
+  lookup(protocol: number, v6: boolean, daddr: InAddr, dport: number, saddr: InAddr, sport: number, tcpListenersOnly: boolean): Sock | null {
+    const bk = protocol * 65536 + dport;
+    const l = this.hashed.get(bk);
+    if (!l) return null;
+    const c = this.cache.get(bk);
+    const slot = (v6 ? 2 : 0) + (tcpListenersOnly ? 1 : 0);
+    if (c) {
+      const hit = c[slot]!.get(daddr);
+      if (hit !== undefined) return hit;
+    }
+    let best: Sock | null = null;
+    let connected = false;
     let bestScore = -1;
-    for (const sk of l) {
-      if (sk.num !== dport) continue;
+    for (let i = 0; i < l.length; i++) {
+      const sk = l[i]!;
       if (tcpListenersOnly && sk.state !== TCP_LISTEN) continue;
       if (!addrMatches(sk, v6, daddr)) continue;
       let score = 1;
       if (sk.family === AF_INET && !v6) score++;
       if (!sk.rcvSaddr!.any) score += 4;
       if (sk.daddr) {
+        connected = true;
         if (sk.daddr.key !== saddr.key || sk.dport !== sport) continue;
         score += 8;
       }
       if (score > bestScore) {
         bestScore = score;
-        best = [sk];
-      } else if (score === bestScore) {
-        best.push(sk);
+        best = sk;
       }
+    }
+    if (!connected) {
+      let m = c;
+      if (!m) this.cache.set(bk, (m = [new WeakMap(), new WeakMap(), new WeakMap(), new WeakMap()]));
+      m[slot]!.set(daddr, best);
     }
     return best;
   }
 
   /** A listening/bound reuseport socket whose group `sk` joins (inet_reuseport_add_sock / udp_reuseport_add_sock). */
   findGroupPeer(sk: Sock): Sock | null {
-    const l = this.hashed.get(sk.protocol) ?? [];
+    const l = this.bucket(sk.protocol, sk.num) ?? [];
     for (const sk2 of l) {
-      if (sk2 === sk || sk2.num !== sk.num) continue;
+      if (sk2 === sk) continue;
       if (sk.protocol === IPPROTO_TCP && sk2.state !== TCP_LISTEN) continue;
       if (sk2.state === TCP_ESTABLISHED && sk.protocol !== IPPROTO_TCP) continue;
       if (sk2.family !== sk.family || sk2.ipv6only !== sk.ipv6only || !sk2.reuseport || sk2.uid !== sk.uid) continue;

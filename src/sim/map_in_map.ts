@@ -3,7 +3,7 @@
  * values are inner-map fds on update and inner-map ids on lookup; programs get the inner map.
  */
 import {
-  BPF_ANY, BPF_EXIST, BPF_F_INNER_MAP, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_PROG_ARRAY,
+  BPF_ANY, BPF_EXIST, BPF_F_INNER_MAP, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_PROG_ARRAY,
   BPF_NOEXIST, fail, type MapCreateAttr,
 } from './uapi.js';
 import { BpfMap, arrayNextKey, fromHex, keyHex, u32, u32bytes, type FdResolver } from './bpf_map.js';
@@ -24,10 +24,14 @@ export function checkInnerTemplate(sc: string, inner: BpfMap): void {
   }
 }
 
-/** bpf_map_meta_equal(). */
+/** ops->map_meta_equal: bpf_map_meta_equal(), plus max_entries for arrays (array_map_meta_equal) unless BPF_F_INNER_MAP. */
 export function metaEqual(meta: BpfMap, m: BpfMap): boolean {
-  return meta.type === m.type && meta.keySize === m.keySize && meta.valueSize === m.valueSize &&
-    meta.mapFlags === m.mapFlags && ((meta.mapFlags & BPF_F_INNER_MAP) !== 0 || meta.maxEntries === m.maxEntries);
+  const same = meta.type === m.type && meta.keySize === m.keySize && meta.valueSize === m.valueSize && meta.mapFlags === m.mapFlags;
+  if (!same) return false;
+  if (meta.type === BPF_MAP_TYPE_ARRAY || meta.type === BPF_MAP_TYPE_PERCPU_ARRAY) {
+    return (meta.mapFlags & BPF_F_INNER_MAP) !== 0 || meta.maxEntries === m.maxEntries;
+  }
+  return true;
 }
 
 export class MapInMap extends BpfMap {

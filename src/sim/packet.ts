@@ -60,10 +60,23 @@ export function frameLen(p: Packet): number {
 
 /** Lay the frame out in `bytes` (at least frameLen(p) long, reused across packets). */
 export function writeFrame(p: Packet, bytes: Uint8Array, dv: DataView): Frame {
-  const l4h = l4HeaderLen(p);
-  const l4len = l4h + p.payload.length;
+  const len = writeL4(p, bytes, dv);
+  writeL3(p, bytes, dv);
+  return { bytes, netOff: ETH_HLEN, l4Off: ETH_HLEN + (p.v6 ? 40 : 20), len };
+}
+
+/** Offsets only (no bytes written). */
+export function frameOffsets(p: Packet): Frame {
+  const l4Off = ETH_HLEN + (p.v6 ? 40 : 20);
+  return { bytes: EMPTY, netOff: ETH_HLEN, l4Off, len: l4Off + l4HeaderLen(p) + p.payload.length };
+}
+const EMPTY = new Uint8Array(0);
+
+/** The Ethernet and IP headers (written lazily: only bpf_skb_load_bytes_relative reads them). */
+export function writeL3(p: Packet, bytes: Uint8Array, dv: DataView): void {
+  const l4len = l4HeaderLen(p) + p.payload.length;
   const ipLen = p.v6 ? 40 : 20;
-  bytes.fill(0, 0, ETH_HLEN + ipLen + l4h);
+  bytes.fill(0, 0, ETH_HLEN + ipLen);
   dv.setUint16(12, p.v6 ? ETH_P_IPV6 : ETH_P_IP);
   const n = ETH_HLEN;
   if (p.v6) {
@@ -83,12 +96,18 @@ export function writeFrame(p: Packet, bytes: Uint8Array, dv: DataView): Frame {
     bytes.set(p.daddr.bytes.subarray(12), n + 16);
     dv.setUint16(n + 10, ipChecksum(bytes, n, 20));
   }
-  const t = n + ipLen;
+}
+
+/** The TCP/UDP header and payload at their place after the IP header; returns the frame length. */
+export function writeL4(p: Packet, bytes: Uint8Array, dv: DataView): number {
+  const l4h = l4HeaderLen(p);
+  const l4len = l4h + p.payload.length;
+  const t = ETH_HLEN + (p.v6 ? 40 : 20);
   dv.setUint16(t, p.sport);
   dv.setUint16(t + 2, p.dport);
   if (p.protocol === IPPROTO_TCP) {
+    bytes.fill(0, t + 4, t + l4h);
     dv.setUint32(t + 4, p.seq >>> 0);
-    dv.setUint32(t + 8, 0);
     bytes[t + 12] = (l4h / 4) << 4;
     bytes[t + 13] = p.tcpFlags;
     dv.setUint16(t + 14, 65495); // loopback window (MSS 65495)
@@ -105,9 +124,12 @@ export function writeFrame(p: Packet, bytes: Uint8Array, dv: DataView): Frame {
     }
   } else {
     dv.setUint16(t + 4, l4len);
+    dv.setUint16(t + 6, 0);
   }
-  bytes.set(p.payload, t + l4h);
-  return { bytes, netOff: n, l4Off: t, len: t + l4len };
+  const pl = p.payload;
+  if (pl.length <= 16) for (let i = 0; i < pl.length; i++) bytes[t + l4h + i] = pl[i]!;
+  else bytes.set(pl, t + l4h);
+  return t + l4len;
 }
 
 function ipChecksum(b: Uint8Array, off: number, len: number): number {

@@ -85,6 +85,10 @@ export class ReuseportArray extends BpfMap {
   override lookupSock(key: Uint8Array): Sock | null {
     return this.slot(u32(key));
   }
+  override readonly indexedSocks = true;
+  override lookupSockIndex(i: number): Sock | null {
+    return i < this.ptrs.length ? this.ptrs[i] ?? null : null;
+  }
   /** bpf_sk_reuseport_detach(): the socket left its group. */
   clearSlotOf(sk: Sock): void {
     const i = this.ptrs.indexOf(sk);

@@ -65,6 +65,7 @@ export class ReuseportGroup {
   /** Appends a listening member; false when the group is full (-ENOMEM). */
   add(sk: Sock): boolean {
     if (!this.ensureRoom()) return false;
+    sk.reuseIdx = this.socks.length;
     this.socks.push(sk);
     sk.reuseCb = this;
     if (sk.incomingCpu >= 0) this.incomingCpu++;
@@ -76,7 +77,11 @@ export class ReuseportGroup {
     const i = this.socks.indexOf(sk);
     if (i < 0) return -1;
     const last = this.socks.pop()!;
-    if (i < this.socks.length) this.socks[i] = last;
+    if (i < this.socks.length) {
+      this.socks[i] = last;
+      last.reuseIdx = i;
+    }
+    sk.reuseIdx = -1;
     if (sk.incomingCpu >= 0) this.incomingCpu--;
     return i;
   }

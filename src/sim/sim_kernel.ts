@@ -612,6 +612,7 @@ export class SimKernel implements Kernel {
     const s = this.net.sysctl;
     const table: Record<string, { get(): string; set?(v: number): void; min?: number; max?: number }> = {
       'net.ipv4.tcp_migrate_req': { get: () => String(s.tcpMigrateReq), set: (v) => { s.tcpMigrateReq = v; }, min: 0, max: 1 },
+      'net.ipv4.tcp_syncookies': { get: () => String(s.tcpSyncookies), set: (v) => { s.tcpSyncookies = v; }, min: 0, max: 2 },
       'net.ipv4.tcp_fastopen': { get: () => String(s.tcpFastopen), set: (v) => { s.tcpFastopen = v; }, min: 0, max: 0x7fffffff },
       'net.core.somaxconn': { get: () => String(s.somaxconn), set: (v) => { s.somaxconn = v; }, min: 0, max: 0x7fffffff },
       'net.core.optmem_max': { get: () => String(s.optmemMax), set: (v) => { s.optmemMax = v; }, min: 0, max: 0x7fffffff },

@@ -32,6 +32,8 @@ export interface RequestSock {
   client: Sock;
   hash: number;
   synPayload: Uint8Array;
+  /** Data the client sent while the handshake's final ACK was held back. */
+  pending: Uint8Array[];
   cookie: bigint;
   state: number;
 }
@@ -64,6 +66,8 @@ export class Sock {
   rcuFree = false;
   /** sk_reuseport_cb. */
   reuseCb: ReuseportGroup | null = null;
+  /** Position in reuseCb.socks (kept by ReuseportGroup; -1 when not a listening member). */
+  reuseIdx = -1;
   userData: SockUserData | null = null;
   /** Number of sockmap/sockhash entries holding this socket (a psock). */
   psockRefs = 0;
@@ -85,6 +89,8 @@ export class Sock {
   peerClosed = false;
   /** TCP: the connected peer socket. */
   peer: Sock | null = null;
+  /** TCP client whose handshake's final ACK is held back (the server side is still a request). */
+  pendingReq: RequestSock | null = null;
   /** TCP listener state. */
   backlog = 0;
   acceptQueue: Sock[] = [];
@@ -92,6 +98,12 @@ export class Sock {
   /** TCP_FASTOPEN queue length on a listener (0: off). */
   fastopenQlen = 0;
   fastopenConnect = false;
+  /** TCP_FASTOPEN_CONNECT: connect() returned at once; the first write sends SYN+data here. */
+  deferredConnect: { address: string; port: number } | null = null;
+  /** inet_sport: what getsockname() reports even after inet_put_port() released the port. */
+  sport = 0;
+  /** SOCK_DONE: the connection ended (RST/refused); recv gives EOF. */
+  done = false;
   /** The listener a child was created by (rsk_listener / for state reporting). */
   parent: Sock | null = null;
   /** The 4-tuple hash the connection was created with (sk_hash). */
@@ -150,15 +162,17 @@ export class Sock {
 }
 
 /**
- * skb->truesize of a small loopback datagram: the data area (headroom + headers + payload)
- * rounded to a kmalloc size, plus sk_buff (256) and skb_shared_info (320). With the default
- * rmem (212992) a socket then holds 256 small datagrams, as measured on 6.18.
+ * skb->truesize of a loopback datagram as measured on Linux 6.18 (default rmem 212992 holds
+ * 256 datagrams of <= 160 bytes, 166 of <= 672, 92 of <= 1696, 48 of <= 3744, 25, 12, 6, 3 ...):
+ * the data area (payload + ~352 bytes of headroom, headers and skb_shared_info) rounded up to a
+ * power of two, plus 256 for struct sk_buff; small skbs come from the 512-byte cache (832).
  */
 export function skbTruesize(payloadLen: number): number {
-  const need = payloadLen + 200;
-  let alloc = 64;
-  while (alloc < need) alloc = alloc === 64 ? 96 : alloc === 96 ? 128 : alloc === 128 ? 192 : alloc === 192 ? 256 : alloc * 2;
-  return alloc + 576;
+  const need = payloadLen + 352;
+  if (need <= 512) return 832;
+  let alloc = 1024;
+  while (alloc < need) alloc *= 2;
+  return alloc + 256;
 }
 
 /** sysctl defaults (net.core.rmem_default / rmem_max, SOCK_MIN_RCVBUF). */

@@ -29,6 +29,7 @@ function checkSock(sc: string, sk: Sock): void {
   const inet = sk.family === AF_INET || sk.family === AF_INET6;
   if (!inet || !(sk.isTcp || sk.isUdp)) fail(sc, 'EOPNOTSUPP', 'socket type cannot be stored in a sockmap');
   if (sk.isTcp && sk.state !== TCP_ESTABLISHED && sk.state !== TCP_LISTEN) fail(sc, 'EOPNOTSUPP', 'TCP socket must be listening or established');
+  if (sk.isUdp && !sk.hashed) fail(sc, 'EOPNOTSUPP', 'UDP socket must be bound (hashed)');
   if (sk.userData !== null) fail(sc, 'EBUSY', 'sk_user_data is in use (reuseport sockarray)');
 }
 
@@ -86,6 +87,10 @@ export class SockMap extends SockMapBase {
   }
   override lookupSock(key: Uint8Array): Sock | null {
     return this.sks.get(u32(key)) ?? null;
+  }
+  override readonly indexedSocks = true;
+  override lookupSockIndex(i: number): Sock | null {
+    return this.sks.get(i) ?? null;
   }
   override progDelete(key: Uint8Array): number {
     const i = u32(key);

@@ -139,7 +139,7 @@ export function testRun(sim: SimKernel, progFd: number, opts: TestRunOptions): T
 }
 
 export function describe(sim: SimKernel, s: Sock): SelectedSocket {
-  return { fd: sim.fdOfSocket(s), index: s.reuseCb ? s.reuseCb.socks.indexOf(s) : -1, cookie: genCookie(s) };
+  return { fd: sim.fdOfSocket(s), index: s.reuseIdx, cookie: genCookie(s) };
 }
 
 /** A packet template for SimKernel.select(): build once, change sport/payload/hash/cpu per call. */
@@ -159,7 +159,7 @@ export function selectIndex(sim: SimKernel, groupFd: number, pkt: Packet): numbe
   if (!reuse) return -1;
   if (!sk.hashed && sk.state !== TCP_LISTEN && !sk.isUdp) return -1;
   const r = sim.runtime.select(reuse, sk, pkt);
-  if (r === null) return reuse.socks.indexOf(sk);
+  if (r === null) return sk.reuseIdx;
   if (typeof r === 'symbol') return -1;
-  return reuse.socks.indexOf(r);
+  return r.reuseIdx;
 }

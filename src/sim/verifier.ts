@@ -9,17 +9,20 @@
 import * as op from '../ebpf/opcodes.js';
 import { DecodeError, decode, type Insn } from '../ebpf/insn.js';
 import { HELPER_NAMES } from '../ebpf/helpers.js';
+import { formatInsn } from '../ebpf/disassembler.js';
 import {
   BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS,
   BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, BPF_MAP_TYPE_SOCKHASH, BPF_MAP_TYPE_SOCKMAP,
-  BPF_PROG_TYPE_SK_REUSEPORT, BPF_PROG_TYPE_SOCKET_FILTER, type ErrnoCode,
+  BPF_PROG_TYPE_SK_REUSEPORT, BPF_PROG_TYPE_SOCKET_FILTER, BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK,
+  BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH, type ErrnoCode,
 } from '../kernel/index.js';
 import type { BpfMap } from './bpf_map.js';
 import { bpfSockAccess, skFilterAccess, skReuseportAccess } from './sk_reuseport_md.js';
 
 export class VerifierError extends Error {
   constructor(readonly code: ErrnoCode, readonly log: string) {
-    super(log.trim().split('\n').pop() ?? log);
+    const lines = log.trim().split('\n').filter((l) => !l.startsWith('processed '));
+    super(lines.pop() ?? log);
   }
 }
 
@@ -50,6 +53,8 @@ interface Frame {
   regs: Reg[];
   /** Per byte: 0 uninit, 1 written. */
   stack: Uint8Array;
+  /** Per byte: the known value (0..255) or -1 (for constant map keys). */
+  vals: Int16Array;
   /** Spilled registers per 8-byte slot (index 0 = fp-8). */
   spills: (Reg | null)[];
   /** Return pc in the caller. */
@@ -83,7 +88,7 @@ export interface VerifyResult {
 const COMPLEXITY_LIMIT = 1_000_000;
 
 /** Helpers SK_REUSEPORT / SOCKET_FILTER programs may call here, with their argument kinds. */
-type Arg = 'ctx' | 'map' | 'key' | 'value' | 'any' | 'uninit_mem' | 'size' | 'sock_common';
+type Arg = 'ctx' | 'map' | 'key' | 'value' | 'any' | 'uninit_mem' | 'mem' | 'size' | 'sock_common';
 type Ret = 'int' | 'map_value_or_null' | 'void';
 interface Proto { args: Arg[]; ret: Ret; cap?: 'CAP_BPF' | 'CAP_PERFMON' }
 const P = (args: Arg[], ret: Ret = 'int', cap?: Proto['cap']): Proto => ({ args, ret, ...(cap ? { cap } : {}) });
@@ -91,6 +96,9 @@ const BASE: Record<number, Proto> = {
   1: P(['map', 'key'], 'map_value_or_null'), 2: P(['map', 'key', 'value', 'any']), 3: P(['map', 'key']),
   5: P([]), 7: P([]), 8: P([]), 14: P([]), 15: P([]), 42: P([]), 125: P([]), 208: P([]),
   118: P([], 'int', 'CAP_BPF'),
+  12: P(['ctx', 'map', 'any']), 87: P(['map', 'value', 'any']), 88: P(['map', 'value']), 89: P(['map', 'value']),
+  195: P(['map', 'key', 'any'], 'map_value_or_null'),
+  6: P(['mem', 'size', 'any', 'any', 'any'], 'int', 'CAP_PERFMON'),
 };
 const SK_REUSEPORT_PROTOS: Record<number, Proto> = {
   ...BASE,
@@ -216,7 +224,7 @@ class Checker {
     for (let r = 0; r <= 10; r++) regs.push({ ...NOT_INIT });
     regs[1] = { ...NOT_INIT, t: 'ctx', off: 0, umin: 0n, umax: 0n };
     regs[10] = { ...NOT_INIT, t: 'fp', off: 0, umin: 0n, umax: 0n, frame: 0 };
-    const init: State = { pc: 0, loops: new Map(), frames: [{ regs, stack: new Uint8Array(512), spills: new Array(64).fill(null), ret: -1, depth: 0 }], pktRange: 0, refs: [] };
+    const init: State = { pc: 0, loops: new Map(), frames: [{ regs, stack: new Uint8Array(512), vals: new Int16Array(512).fill(-1), spills: new Array(64).fill(null), ret: -1, depth: 0 }], pktRange: 0, refs: [] };
     const work: State[] = [init];
     while (work.length) {
       const s = work.pop()!;
@@ -227,7 +235,7 @@ class Checker {
 
   private key(s: State): string {
     const f = s.frames.map((fr) => fr.regs.map((r) => `${r.t}:${r.off}:${r.umin}:${r.umax}:${r.map?.id ?? ''}:${r.id}`).join(',') +
-      '|' + Buffer.from(fr.stack.subarray(512 - fr.depth)).toString('base64') + '|' + fr.spills.slice(64 - ((fr.depth + 7) >> 3)).map((x) => (x ? `${x.t}${x.off}${x.umin}${x.umax}` : '')).join(',') + '|' + fr.ret);
+      '|' + Buffer.from(fr.stack.subarray(512 - fr.depth)).toString('base64') + '|' + fr.vals.subarray(512 - fr.depth).join(',') + '|' + fr.spills.slice(64 - ((fr.depth + 7) >> 3)).map((x) => (x ? `${x.t}${x.off}${x.umin}${x.umax}` : '')).join(',') + '|' + fr.ret);
     return `${f.join('#')}|${s.pktRange}|${s.refs.join(',')}`;
   }
 
@@ -235,14 +243,19 @@ class Checker {
     return {
       pc: s.pc,
       loops: new Map(s.loops),
-      frames: s.frames.map((f) => ({ regs: f.regs.map((r) => ({ ...r })), stack: f.stack.slice(), spills: f.spills.map((x) => (x ? { ...x } : null)), ret: f.ret, depth: f.depth })),
+      frames: s.frames.map((f) => ({ regs: f.regs.map((r) => ({ ...r })), stack: f.stack.slice(), vals: f.vals.slice(), spills: f.spills.map((x) => (x ? { ...x } : null)), ret: f.ret, depth: f.depth })),
       pktRange: s.pktRange,
       refs: [...s.refs],
     };
   }
 
+  /** Fail at instruction pc: the log names it like the kernel's verbose log ("pc: (op) insn"). */
   private at(pc: number, msg: string, code: ErrnoCode = 'EACCES'): never {
-    return this.die(code, `${pc}: ${msg}`);
+    const insn = this.insns[pc]!;
+    let text: string;
+    try { text = formatInsn(insn, this.insns[pc + 1], undefined, false); } catch { text = '?'; }
+    this.log.push(`${pc}: (${insn.opcode.toString(16).padStart(2, '0')}) ${text}`);
+    return this.die(code, `${msg}\nprocessed ${this.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0`);
   }
 
   private walk(s: State, work: State[]): void {
@@ -342,7 +355,7 @@ class Checker {
       if (code === op.BPF_CALL) {
         if (insn.src === op.BPF_PSEUDO_CALL) {
           if (s.frames.length >= 8) this.at(pc, `the call stack of ${s.frames.length + 1} frames is too deep`, 'E2BIG');
-          const callee: Frame = { regs: [], stack: new Uint8Array(512), spills: new Array(64).fill(null), ret: pc + 1, depth: 0 };
+          const callee: Frame = { regs: [], stack: new Uint8Array(512), vals: new Int16Array(512).fill(-1), spills: new Array(64).fill(null), ret: pc + 1, depth: 0 };
           for (let r = 0; r <= 10; r++) callee.regs.push(r >= 1 && r <= 5 ? { ...regs[r]! } : { ...NOT_INIT });
           callee.regs[10] = { ...NOT_INIT, t: 'fp', off: 0, umin: 0n, umax: 0n, frame: s.frames.length };
           s.frames.push(callee);
@@ -584,6 +597,12 @@ class Checker {
             for (let b = o >> 3; b <= (o + size - 1) >> 3; b++) frame.spills[b] = null;
           }
           frame.stack.fill(1, o, o + size);
+          if (val && isConst(val)) {
+            let v = val.umin;
+            for (let i = 0; i < size; i++) { frame.vals[o + i] = Number(v & 0xffn); v >>= 8n; }
+          } else {
+            frame.vals.fill(-1, o, o + size);
+          }
           return NOT_INIT;
         }
         for (let i = o; i < o + size; i++) {
@@ -622,8 +641,8 @@ class Checker {
 
   private trackDepth(s: State): void {
     let total = 0;
-    for (const f of s.frames) total += Math.max(32, (f.depth + 31) & ~31);
-    if (s.frames.length === 1) total = s.frames[0]!.depth;
+    // JIT is always on: each frame rounds up to 16 bytes (round_up_stack_depth)
+    for (const f of s.frames) total += (f.depth + 15) & ~15;
     if (total > 512) this.die('EACCES', `combined stack size of ${s.frames.length} calls is ${total}. Too large`);
     if (total > this.maxDepth) this.maxDepth = total;
   }
@@ -636,7 +655,9 @@ class Checker {
     if (!proto || !capOk) this.at(pc, `program of this type cannot use helper ${fname(id)}#${id}`, 'EINVAL');
     const regs = fr.regs;
     let map: BpfMap | undefined;
+    const keyReg: Reg = { ...regs[2]! };
     let memReg = -1;
+    let memInit = false;
     for (let i = 0; i < proto.args.length; i++) {
       const r = i + 1;
       const a = proto.args[i]!;
@@ -658,14 +679,19 @@ class Checker {
           break;
         }
         case 'uninit_mem':
+        case 'mem':
+          if (reg.t !== 'fp' && reg.t !== 'map_value' && !(reg.t === 'pkt' && a === 'mem')) {
+            this.at(pc, `R${r} type=${reg.t} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`);
+          }
           memReg = r;
+          memInit = a === 'mem';
           break;
         case 'size': {
           if (reg.t !== 'scalar') this.at(pc, `R${r} type=${reg.t} expected=scalar`);
           if (reg.umax === 0n) this.at(pc, `R${r} invalid zero-sized read`);
           if (reg.umax > 0xffffn * 16n) this.at(pc, `R${r} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
           const m = regs[memReg]!;
-          this.checkMemArg(pc, s, memReg, m, Number(reg.umax), true, 'mem');
+          this.checkMemArg(pc, s, memReg, m, Number(reg.umax), !memInit, 'mem');
           break;
         }
         case 'sock_common':
@@ -684,12 +710,30 @@ class Checker {
       } else if (map!.type === BPF_MAP_TYPE_SOCKMAP || map!.type === BPF_MAP_TYPE_SOCKHASH) {
         regs[0] = { ...NOT_INIT, t: 'sock_or_null', umin: 0n, umax: 0n, id: mid };
         s.refs.push(mid);
+      } else if ((map!.type === BPF_MAP_TYPE_ARRAY || map!.type === BPF_MAP_TYPE_PERCPU_ARRAY) && id === 1 && this.constKey(s, keyReg) !== null && this.constKey(s, keyReg)! < map!.maxEntries) {
+        // a constant in-range key into an array cannot miss: no NULL check needed (6.14+)
+        regs[0] = { ...NOT_INIT, t: 'map_value', umin: 0n, umax: 0n, map: map! };
       } else {
         regs[0] = { ...NOT_INIT, t: 'map_value_or_null', umin: 0n, umax: 0n, map: map!, id: mid };
       }
     } else {
       regs[0] = unknown();
     }
+  }
+
+  /** The u32 a stack key pointer points at, when every byte is known. */
+  private constKey(s: State, reg: Reg): number | null {
+    if (reg.t !== 'fp' || reg.umax !== 0n) return null;
+    const f = s.frames[reg.frame]!;
+    const o = 512 + reg.off;
+    if (o < 0 || o + 4 > 512) return null;
+    let v = 0;
+    for (let i = 3; i >= 0; i--) {
+      const b = f.vals[o + i]!;
+      if (b < 0) return null;
+      v = v * 256 + b;
+    }
+    return v;
   }
 
   private checkMemArg(pc: number, s: State, r: number, reg: Reg, size: number, uninitOk: boolean, what: string): void {
@@ -703,6 +747,7 @@ class Checker {
       this.trackDepth(s);
       if (uninitOk) {
         f.stack.fill(1, o, o + size);
+        f.vals.fill(-1, o, o + size);
         for (let b = o >> 3; b <= (o + size - 1) >> 3; b++) f.spills[b] = null;
         return;
       }
@@ -739,7 +784,14 @@ class Checker {
       case BPF_MAP_TYPE_HASH_OF_MAPS:
         if (id !== 1) bad();
         break;
+      case BPF_MAP_TYPE_PERCPU_ARRAY:
+        break;
+      default:
+        if (id === 195) bad();
     }
+    if (id === 12 && map.type !== BPF_MAP_TYPE_PROG_ARRAY) bad();
+    if ((id === 87 || id === 88 || id === 89) && map.type !== BPF_MAP_TYPE_QUEUE && map.type !== BPF_MAP_TYPE_STACK) bad();
+    if (id === 195 && map.type !== BPF_MAP_TYPE_PERCPU_ARRAY && map.type !== BPF_MAP_TYPE_PERCPU_HASH && map.type !== BPF_MAP_TYPE_LRU_PERCPU_HASH) bad();
     if (id === 82 && map.type !== BPF_MAP_TYPE_REUSEPORT_SOCKARRAY && map.type !== BPF_MAP_TYPE_SOCKMAP && map.type !== BPF_MAP_TYPE_SOCKHASH) bad();
     if ((id === 2 || id === 3) && map.mapFlags & BPF_F_RDONLY_PROG) this.at(pc, 'write into map forbidden');
     if (id === 1 && map.mapFlags & BPF_F_WRONLY_PROG && map.type !== BPF_MAP_TYPE_ARRAY_OF_MAPS && map.type !== BPF_MAP_TYPE_HASH_OF_MAPS) {

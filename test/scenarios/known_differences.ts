@@ -6,10 +6,5 @@
 import type { KnownDifference } from '../support/scenario_runner.js';
 
 export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
-  { id: 'S1', table: 'select_reuseport', match: /./, summary: 'sim has no net.ipv4.tcp_syncookies (ENOENT) and no SYN-cookie path' },
-  { id: 'S2', table: 'select_reuseport', match: /\/UDP /, summary: 'sim poll() returns writable-only sockets (POLLOUT)' },
-  { id: 'S3', table: 'select_reuseport', match: /\/TCP .*test_err_/, summary: 'sim getsockname() of a refused TFO client gives port 0' },
-  { id: 'S2', table: 'reuseport_bpf', match: /UDP .*(EBPF|CBPF)/, summary: 'sim poll() returns writable-only sockets (POLLOUT)' },
-  { id: 'S4', table: 'migrate_reuseport', match: /SYN_RECV/, summary: 'sim client write() after connect() with holdAcks() fails EPIPE' },
-  { id: 'S2', table: 'differential', match: /\/UDP /, summary: 'sim poll() returns writable-only sockets (POLLOUT)' },
+  // none open: S1–S5 and L1 are fixed (see DIFFERENCES.md, Closed)
 ];

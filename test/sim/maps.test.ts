@@ -80,8 +80,11 @@ test('ARRAY_OF_MAPS / HASH_OF_MAPS: template match, fd in, id out', () => {
   const outer = sim.mapCreate({ mapType: BPF_MAP_TYPE_ARRAY_OF_MAPS, keySize: 4, valueSize: 4, maxEntries: 1, innerMapFd: inner });
   sim.mapUpdateElem(outer, u32(0), u32(inner));
   assert.equal(readU32(sim.mapLookupElem(outer, u32(0))), sim.mapGetInfo(inner).id);
-  const other = sockarray(sim, 16, 4);
-  throwsErrno(() => sim.mapUpdateElem(outer, u32(0), u32(other)), 'EINVAL', /template/);
+  sim.mapUpdateElem(outer, u32(0), u32(sockarray(sim, 16, 4))); // max_entries only matters for array inner maps
+  throwsErrno(() => sim.mapUpdateElem(outer, u32(0), u32(sockarray(sim, 32, 8))), 'EINVAL', /template/);
+  const arr = sim.mapCreate({ mapType: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 2 });
+  const ofArrays = sim.mapCreate({ mapType: BPF_MAP_TYPE_ARRAY_OF_MAPS, keySize: 4, valueSize: 4, maxEntries: 1, innerMapFd: arr });
+  throwsErrno(() => sim.mapUpdateElem(ofArrays, u32(0), u32(sim.mapCreate({ mapType: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 3 }))), 'EINVAL');
   throwsErrno(() => sim.mapUpdateElem(outer, u32(0), u32(inner), BPF_NOEXIST), 'EINVAL');
   throwsErrno(() => sim.mapUpdateElem(outer, u32(1), u32(inner)), 'E2BIG');
   throwsErrno(() => sim.mapUpdateElem(outer, u32(0), u32(999)), 'EBADF');
@@ -105,6 +108,8 @@ test('SOCKMAP: any TCP listener/established or UDP socket, no group needed; EINV
   sim.mapUpdateElem(m, u32(0), u64(tcp));
   sim.mapUpdateElem(m, u32(1), u64(tcp)); // same socket twice is fine
   const udp = sim.socket(AF_INET, SOCK_DGRAM);
+  throwsErrno(() => sim.mapUpdateElem(m, u32(1), u64(udp)), 'EOPNOTSUPP', /bound/);
+  sim.bind(udp, '127.0.0.1', 0);
   throwsErrno(() => sim.mapUpdateElem(m, u32(2), u64(udp)), 'E2BIG');
   throwsErrno(() => sim.mapUpdateElem(m, u32(1), u64(udp), BPF_NOEXIST), 'EEXIST');
   sim.mapUpdateElem(m, u32(1), u64(udp), BPF_EXIST);

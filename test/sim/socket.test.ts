@@ -137,7 +137,21 @@ test('TCP: nobody listening -> ECONNREFUSED; full accept queue -> the SYN is dro
   sim.connect(tcp(sim), '127.0.0.1', port); // backlog 1 holds 2 (ack_backlog > max_ack_backlog)
   throwsErrno(() => sim.connect(tcp(sim), '127.0.0.1', port), 'ETIMEDOUT');
   throwsErrno(() => sim.listen(udp(sim), 1), 'EOPNOTSUPP');
+  throwsErrno(() => sim.accept(udp(sim)), 'EOPNOTSUPP');
+  throwsErrno(() => sim.connect(l, '127.0.0.1', 9), 'EISCONN');
   throwsErrno(() => sim.connect(tcp(sim), '192.0.2.1', 80), 'ENETUNREACH');
+});
+
+test('a refused client keeps its port in getsockname(), reads EOF, and writes EPIPE', () => {
+  const sim = new SimKernel();
+  const c = tcp(sim);
+  sim.bind(c, '127.0.0.1', 0);
+  const port = sim.getsockname(c).port;
+  throwsErrno(() => sim.connect(c, '127.0.0.1', 9), 'ECONNREFUSED');
+  assert.equal(sim.getsockname(c).port, port);
+  assert.equal(sim.recvfrom(c).data.length, 0);
+  throwsErrno(() => sim.sendto(c, new Uint8Array(1)), 'EPIPE');
+  throwsErrno(() => sim.sendto(tcp(sim), new Uint8Array(1)), 'EPIPE');
 });
 
 test('TCP close of a listener resets the children still in its accept queue', () => {
@@ -162,6 +176,11 @@ test('UDP: default rcvbuf holds 256 small datagrams (truesize accounting), SO_RC
   for (;;) { try { sim.recvfrom(r); n++; } catch { break; } }
   assert.equal(n, 256);
   assert.equal(sim.netstat.udpRcvbufErrors, 744);
+  // larger datagrams cost more truesize: 92 of 1000 bytes fit (measured on 6.18)
+  for (let i = 0; i < 200; i++) sim.sendto(s, new Uint8Array(1000), '127.0.0.1', port);
+  n = 0;
+  for (;;) { try { sim.recvfrom(r); n++; } catch { break; } }
+  assert.equal(n, 92);
   sim.setsockopt(r, SOL_SOCKET, SO_RCVBUF, 4096);
   assert.equal(readU32(sim.getsockopt(r, SOL_SOCKET, SO_RCVBUF)), 8192);
 });

@@ -25,7 +25,7 @@ test('prog_load: attach types 0 -> 39, 39, 40 accepted; others EINVAL; unsupport
 
 test('R0 !read_ok and uninitialised registers (EACCES)', () => {
   const sim = new SimKernel();
-  throwsErrno(() => load(sim, 'exit'), 'EACCES', /0: R0 !read_ok/);
+  throwsErrno(() => load(sim, 'exit'), 'EACCES', /0: \(95\) exit\nR0 !read_ok/);
   throwsErrno(() => load(sim, 'mov %r0, %r2\nexit'), 'EACCES', /R2 !read_ok/);
   throwsErrno(() => load(sim, 'mov %r0, 0\njeq %r1, 0, +1\nmov %r0, %r5\nexit'), 'EACCES', /R5 !read_ok/);
   throwsErrno(() => load(sim, 'call 7\nmov %r0, %r1\nexit'), 'EACCES', /R1 !read_ok/, );
@@ -82,7 +82,8 @@ test('migrating_sk must be NULL-checked; sk fields are readable', () => {
 
 test('helpers: allowed set for SK_REUSEPORT, argument types, map compatibility', () => {
   const sim = new SimKernel();
-  throwsErrno(() => load(sim, 'call 6\nexit'), 'EINVAL', /program of this type cannot use helper bpf_trace_printk#6/);
+  throwsErrno(() => load(sim, 'call 6\nexit'), 'EACCES', /R1 type=ctx expected=fp/);
+  throwsErrno(() => load(new SimKernel({ capabilities: ['CAP_BPF'] }), 'call 6\nexit'), 'EINVAL', /program of this type cannot use helper bpf_trace_printk#6/);
   throwsErrno(() => load(sim, 'call 9\nexit'), 'EINVAL', /cannot use helper bpf_skb_store_bytes#9/);
   throwsErrno(() => load(sim, 'call 999\nexit'), 'EINVAL', /invalid func unknown#999/);
   const sa = sockarray(sim);
@@ -93,7 +94,10 @@ test('helpers: allowed set for SK_REUSEPORT, argument types, map compatibility',
   throwsErrno(() => load(sim, `stw [%r10-4], 0\nmov %r3, %r10\nadd %r3, -4\nmov %r2, 0\nmov %r4, 0\ncall 82\nmov %r0, 1\nexit`), 'EACCES', /R2 type=scalar expected=map_ptr/);
   throwsErrno(() => load(sim, `mov %r6, %r1\nmov %r1, 0\nstw [%r10-4], 0\nmov %r3, %r10\nadd %r3, -4\nlddw %r2, map_fd sa\nmov %r4, 0\ncall 82\nmov %r0, 1\nexit`, { sa }), 'EACCES', /R1 type=scalar expected=ctx/);
   // map value use: NULL check required, bounds checked
-  throwsErrno(() => load(sim, `${key}lddw %r1, map_fd arr\ncall 1\nldxdw %r0, [%r0+0]\nexit`, { arr }), 'EACCES', /invalid mem access 'map_value_or_null'/);
+  load(sim, `${key}lddw %r1, map_fd arr\ncall 1\nldxdw %r0, [%r0+0]\nexit`, { arr }); // constant in-range key: never NULL
+  throwsErrno(() => load(sim, `stw [%r10-4], 4\nmov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd arr\ncall 1\nldxdw %r0, [%r0+0]\nexit`, { arr }), 'EACCES', /invalid mem access 'map_value_or_null'/);
+  throwsErrno(() => load(sim, 'call 12\nexit'), 'EACCES', /R2 !read_ok/);
+  throwsErrno(() => load(sim, `mov %r3, 0\nlddw %r2, map_fd arr\ncall 12\nmov %r0, 1\nexit`, { arr }), 'EINVAL', /cannot pass map_type 2 into func bpf_tail_call#12/);
   throwsErrno(() => load(sim, `${key}lddw %r1, map_fd arr\ncall 1\njeq %r0, 0, +2\nldxdw %r0, [%r0+4]\nexit\nmov %r0, 1\nexit`, { arr }), 'EACCES', /invalid access to map value, value_size=8 off=4 size=8/);
   load(sim, `${key}lddw %r1, map_fd arr\ncall 1\njeq %r0, 0, +2\nldxdw %r0, [%r0+0]\nexit\nmov %r0, 1\nexit`, { arr });
 });
@@ -140,7 +144,7 @@ test('stack: bounds, uninitialised reads without CAP_PERFMON, 512 bytes across c
   f:
     stdw [%r10-8], 0
     mov %r0, 1
-    exit`), 'EACCES', /combined stack size of 2 calls is 544/);
+    exit`), 'EACCES', /combined stack size of 2 calls is 528/);
 });
 
 test('map flags seen by programs: BPF_F_RDONLY_PROG refuses stores and updates', () => {

@@ -14,8 +14,12 @@
  *    r2 = len and the other registers to 0. The packet after the run is compared with the VM's mem.
  *  - programs calling helpers are not comparable: helper 5 is the suite's identity helper, the
  *    kernel's bpf_ktime_get_ns. Programs the verifier refuses are counted with its reason.
+ *
+ * Then seeded random programs (fast-check) of ALU/ALU64/JMP/JMP32 instructions, and of those
+ * plus stack memory and atomics, every register (and the stack) folded into r0 at the end.
+ * REUSEPORT_KERNEL_DIFF_RUNS sets the number of programs per property (default 1000).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { assemble } from '../../src/ebpf/assembler.js';
@@ -29,6 +33,8 @@ import { CONFORMANCE_TESTS, loadConformanceFiles } from '../support/conformance.
 import { MIN_TEST_RUN_DATA, progTestRun, requireTestRun, tryProgLoad, verifierReason } from '../support/prog_test_run.js';
 
 const MODES = ['interpreter', 'compiled'] as const;
+const RUNS = Number(process.env['REUSEPORT_KERNEL_DIFF_RUNS'] ?? 1000);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new RangeError(`REUSEPORT_KERNEL_DIFF_RUNS must be a positive integer, not ${process.env['REUSEPORT_KERNEL_DIFF_RUNS']}`);
 const M32 = 0xffffffffn;
 const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
 
@@ -285,17 +291,44 @@ const divmod = fc.record({ c: cls, code: fc.constantFrom(op.BPF_DIV, op.BPF_MOD)
 const bodyOp = fc.oneof({ arbitrary: binary, weight: 8 }, { arbitrary: divmod, weight: 3 }, { arbitrary: movsx, weight: 1 }, { arbitrary: neg, weight: 1 },
   { arbitrary: end, weight: 1 }, { arbitrary: jump, weight: 3 });
 
+/** Stack bytes the memory property uses: [r10 - 64, r10), zeroed first (the kernel refuses nothing, reads no garbage). */
+const STACK_BYTES = 64;
+const SIZES = [[op.BPF_B, 1], [op.BPF_H, 2], [op.BPF_W, 4], [op.BPF_DW, 8]] as const;
+/** An aligned slot of the given size (the verifier requires aligned stack accesses). */
+const stackSlot = fc.record({ size: fc.constantFrom(...SIZES), k: fc.integer({ min: 1, max: STACK_BYTES }) })
+  .map(({ size: [code, n], k }) => ({ code, off: -n * (1 + ((k - 1) % (STACK_BYTES / n))) }));
+const ATOMIC_OPS = [op.BPF_ADD, op.BPF_OR, op.BPF_AND, op.BPF_XOR, op.BPF_ADD | op.BPF_FETCH, op.BPF_OR | op.BPF_FETCH,
+  op.BPF_AND | op.BPF_FETCH, op.BPF_XOR | op.BPF_FETCH, op.BPF_XCHG, op.BPF_CMPXCHG];
+const stackOp = fc.oneof(
+  fc.record({ s: stackSlot, src: reg }).map(({ s, src }): BodyOp => ({ insn: ins(op.BPF_STX | op.BPF_MEM | s.code, 10, src, s.off) })),
+  fc.record({ s: stackSlot, imm: imm32 }).map(({ s, imm }): BodyOp => ({ insn: ins(op.BPF_ST | op.BPF_MEM | s.code, 10, 0, s.off, imm) })),
+  fc.record({ s: stackSlot, dst: reg }).map(({ s, dst }): BodyOp => ({ insn: ins(op.BPF_LDX | op.BPF_MEM | s.code, dst, 10, s.off) })),
+  // sign-extending loads exist for 1, 2 and 4 bytes
+  fc.record({ s: stackSlot, dst: reg }).map(({ s, dst }): BodyOp => ({ insn: ins(op.BPF_LDX | (s.code === op.BPF_DW ? op.BPF_MEM : op.BPF_MEMSX) | s.code, dst, 10, s.off) })),
+  fc.record({ wide: fc.boolean(), k: fc.integer({ min: 1, max: STACK_BYTES / 4 }), src: reg, imm: fc.constantFrom(...ATOMIC_OPS) })
+    .map(({ wide, k, src, imm }): BodyOp => {
+      const n = wide ? 8 : 4;
+      return { insn: ins(op.BPF_STX | op.BPF_ATOMIC | (wide ? op.BPF_DW : op.BPF_W), 10, src, -n * (1 + ((k - 1) % (STACK_BYTES / n))), imm) };
+    }),
+);
+const memBodyOp = fc.oneof({ arbitrary: bodyOp, weight: 2 }, { arbitrary: stackOp, weight: 1 });
+
 /**
  * The body, then every register folded into r0 by xor (so a wrong value in any register shows),
- * and exit. Jumps only go forward, at most to the fold.
+ * and exit. Jumps only go forward, at most to the fold. With `stack`, the 64 stack bytes are
+ * zeroed before the body and folded into r0 after it too.
  */
-function straightLine(body: BodyOp[]): Insn[] {
-  const out: Insn[] = [];
+function straightLine(body: BodyOp[], stack = false): Insn[] {
+  const slots = Array.from({ length: STACK_BYTES / 8 }, (_, i) => -8 * (i + 1));
+  const out: Insn[] = stack ? slots.map((off) => ins(op.BPF_ST | op.BPF_MEM | op.BPF_DW, 10, 0, off, 0)) : [];
   body.forEach((b, i) => {
     const room = body.length - i - 1; // body slots after this one; room = 0 lands on the fold
     out.push(b.skip === undefined ? b.insn : { ...b.insn, off: Math.min(b.skip, room) });
   });
   for (let r = 1; r <= 9; r++) out.push(ins(op.BPF_ALU64 | op.BPF_XOR | op.BPF_X, 0, r));
+  if (stack) {
+    for (const off of slots) out.push(ins(op.BPF_LDX | op.BPF_MEM | op.BPF_DW, 1, 10, off), ins(op.BPF_ALU64 | op.BPF_XOR | op.BPF_X, 0, 1));
+  }
   out.push(EXIT);
   return out;
 }
@@ -322,6 +355,9 @@ const packetOf = (init: bigint[]): Uint8Array => {
 /** Kinds of generated body instructions, printed so a generator that lost a kind shows. */
 function kindOf(x: Insn): string {
   const c = op.cls(x.opcode), code = op.aluOp(x.opcode), reg = op.srcBit(x.opcode) === op.BPF_X;
+  if (c === op.BPF_ST) return 'st';
+  if (c === op.BPF_STX) return op.ldMode(x.opcode) === op.BPF_ATOMIC ? 'atomic' : 'stx';
+  if (c === op.BPF_LDX) return op.ldMode(x.opcode) === op.BPF_MEMSX ? 'ldxs' : 'ldx';
   if (c === op.BPF_JMP || c === op.BPF_JMP32) return c === op.BPF_JMP32 ? 'jmp32' : 'jmp';
   const w = c === op.BPF_ALU64 ? '64' : '32';
   if (code === op.BPF_DIV || code === op.BPF_MOD) return `${x.off ? 's' : ''}${code === op.BPF_DIV ? 'div' : 'mod'}${w}${reg ? '-reg' : ''}`;
@@ -332,7 +368,12 @@ function kindOf(x: Insn): string {
   return `alu${w}`;
 }
 
-test('random ALU/ALU64/JMP/JMP32 programs: kernel and both VM engines agree on r0 (seeded)', (t) => {
+/**
+ * Random programs on the kernel and both VM engines, seeded; half of them with register values
+ * the verifier knows (SOCKET_FILTER, lddw), half with values it cannot know (XDP, from the packet).
+ * On a disagreement the test fails with the shrunk program's disassembly and every side's r0.
+ */
+function checkRandomPrograms(t: TestContext, ops: fc.Arbitrary<BodyOp>, stack: boolean, seed: number): void {
   const kernel = requireTestRun(t);
   if (!kernel) return;
   const data = new Uint8Array(MIN_TEST_RUN_DATA);
@@ -340,9 +381,8 @@ test('random ALU/ALU64/JMP/JMP32 programs: kernel and both VM engines agree on r
   let runs = 0;
   /** Disagreements of one program (empty: all three agree), each line naming the side. */
   const differences = (init: bigint[], body: BodyOp[], hidden: boolean): string[] => {
-    const line = straightLine(body);
+    const line = straightLine(body, stack);
     const bytes = encode(withConstants(init, line));
-    // constants the verifier knows (SOCKET_FILTER, lddw), or values it cannot know (XDP, packet)
     const k = hidden
       ? runOnKernel(kernel, BPF_PROG_TYPE_XDP, packetRegsPrologue(), line, packetOf(init))
       : runOnKernel(kernel, BPF_PROG_TYPE_SOCKET_FILTER, [], withConstants(init, line), data);
@@ -359,19 +399,27 @@ test('random ALU/ALU64/JMP/JMP32 programs: kernel and both VM engines agree on r
     return diff;
   };
   const details = fc.check(
-    fc.property(fc.array(u64, { minLength: 10, maxLength: 10 }), fc.array(bodyOp, { minLength: 1, maxLength: 24 }), fc.boolean(), (init, body, hidden) => {
+    fc.property(fc.array(u64, { minLength: 10, maxLength: 10 }), fc.array(ops, { minLength: 1, maxLength: 24 }), fc.boolean(), (init, body, hidden) => {
       runs++;
       for (const b of body) { const k = kindOf(b.insn); kinds[k] = (kinds[k] ?? 0) + 1; }
       return differences(init, body, hidden).length === 0;
     }),
-    { seed: 0x6b65726e, numRuns: Number(process.env['REUSEPORT_KERNEL_DIFF_RUNS'] ?? 1000) },
+    { seed, numRuns: RUNS },
   );
   if (details.failed) {
     const [init, body, hidden] = details.counterexample!;
     assert.fail(`kernel and VM disagree (seed ${details.seed}, path ${details.counterexamplePath}, shrunk ${details.numShrinks} times, ` +
       `registers ${hidden ? 'loaded from the packet (XDP)' : 'constants known to the verifier (SOCKET_FILTER)'}):\n` +
-      `${differences(init, body, hidden).join('\n')}\n${disassemble(encode(withConstants(init, straightLine(body))))}`);
+      `${differences(init, body, hidden).join('\n')}\n${disassemble(encode(withConstants(init, straightLine(body, stack))))}`);
   }
-  t.diagnostic(`${details.numRuns} random programs (${runs} with shrinking) run on the kernel and on both VM engines`);
+  t.diagnostic(`${details.numRuns} random programs run on the kernel and on both VM engines (${runs} property evaluations)`);
   t.diagnostic(`body instructions: ${Object.entries(kinds).sort().map(([k, n]) => `${k} ${n}`).join(', ')}`);
+}
+
+test('random ALU/ALU64/JMP/JMP32 programs: kernel and both VM engines agree on every register (seeded)', (t) => {
+  checkRandomPrograms(t, bodyOp, false, 0x6b65726e);
+});
+
+test('random programs with stack loads, stores, sign-extending loads and atomics: kernel and VM agree (seeded)', (t) => {
+  checkRandomPrograms(t, memBodyOp, true, 0x737461);
 });
