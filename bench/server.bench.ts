@@ -47,7 +47,7 @@ function load(p: number, keepAlive: boolean, ms: number): Promise<any> {
 async function run(system: string, args: string[], restart = false): Promise<Cell[]> {
   const p = port++;
   const host = fork(here('./server/host.js'), [...args, String(p), String(WORKERS)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ready = await once(host, (m) => (m.ready ? m : undefined));
+  await once(host, (m) => (m.ready ? m : undefined));
   const cells: Cell[] = [];
   for (const keepAlive of restart ? [false] : [false, true]) {
     await load(p, keepAlive, 300); // warm up
@@ -61,13 +61,15 @@ async function run(system: string, args: string[], restart = false): Promise<Cel
     const r = await pending;
     host.send({ cmd: 'cpu' });
     const cpu = await once(host, (m) => m.cpuPct as number | undefined);
-    const shares = Object.values(r.byWorker as Record<string, number>);
+    const seen = Object.values(r.byWorker as Record<string, number>);
+    // a worker that got nothing is not in byWorker: count it as 0
+    const shares = restart ? seen : [...seen, ...Array(Math.max(0, WORKERS - seen.length)).fill(0)];
     const total = shares.reduce((a, b) => a + b, 0);
     const max = Math.max(...shares);
-    const min = shares.length < WORKERS && !restart ? 0 : Math.min(...shares);
+    const min = Math.min(...shares);
     const even = total / Math.max(1, shares.length);
     cells.push({
-      system: `${system}${ready.backend && system.startsWith('reuseport') ? '' : ''}`,
+      system,
       mode: restart ? 'close + rolling restart' : keepAlive ? 'keep-alive' : 'Connection: close',
       rps: r.rps, p50: r.p50, p99: r.p99,
       share: restart ? `${shares.length} workers` : `${max}/${min}`,
@@ -85,8 +87,8 @@ console.log(`bench:server — ${WORKERS} workers, ${CONC} client connections, ${
 if (kernelOk) rows.push(...(await run('reuseport kernel rr', ['reuseport', 'kernel', 'round-robin'])));
 else console.log('(kernel backend unavailable here: needs root + bpf(); showing the emulated backend only)');
 rows.push(...(await run('reuseport emulated rr', ['reuseport', 'emulated', 'round-robin'])));
-rows.push(...(await run('cluster SCHED_RR', ['cluster', 'rr'])));
-rows.push(...(await run('cluster SCHED_NONE', ['cluster', 'none'])));
+rows.push(...(await run('cluster SCHED_RR', ['cluster', 'rr', '-'])));
+rows.push(...(await run('cluster SCHED_NONE', ['cluster', 'none', '-'])));
 rows.push(...(await run(kernelOk ? 'reuseport kernel rr' : 'reuseport emulated rr', ['reuseport', kernelOk ? 'kernel' : 'emulated', 'round-robin'], true)));
 
 const f = (n: number, d = 0): string => n.toFixed(d);

@@ -12,6 +12,8 @@ export interface LoadOptions {
   durationMs?: number;
   requests?: number;
   keepAlive: boolean;
+  /** Keep sending past `requests` while this returns true (e.g. until a restart is over). */
+  keepGoing?: () => boolean;
   /** Called once after this many requests completed (e.g. to start a rolling restart). */
   at?: { count: number; run: () => void };
 }
@@ -39,7 +41,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let issued = 0;
   let done = 0;
   let fired = false;
-  const more = (): boolean => performance.now() < deadline && (o.requests === undefined || issued < o.requests);
+  const more = (): boolean => performance.now() < deadline && (o.requests === undefined || issued < o.requests || (o.keepGoing?.() ?? false));
   const one = (): Promise<void> =>
     new Promise((resolve) => {
       const t0 = performance.now();

@@ -192,11 +192,14 @@ async function demo(argv: string[], io: Io): Promise<number> {
   group.on('warning', (m: string) => o.write(`warning: ${m}\n`));
   o.write(`starting ${workers} hello-world HTTP workers on 127.0.0.1:${port} ...\n`);
   await group.start();
-  o.write(`policy ${group.policyName}; sending ${requests} requests (Connection: close, ${concurrency} at a time), rolling restart halfway ...\n`);
+  o.write(`policy ${group.policyName}; sending ${requests}+ requests (Connection: close, ${concurrency} at a time), rolling restart halfway ...\n`);
   let restart: Promise<void> | undefined;
   let restartMs = 0;
+  let restartDone = false;
+  let after = 0;
   group.once('restart-complete', (r: { replaced: number; ms: number }) => {
     restartMs = r.ms;
+    restartDone = true;
     o.write(`rolling restart complete: ${r.replaced} workers replaced in ${r.ms} ms\n`);
   });
   let result;
@@ -207,6 +210,8 @@ async function demo(argv: string[], io: Io): Promise<number> {
       concurrency,
       requests,
       keepAlive: false,
+      // traffic flows through the whole restart and a quarter of the requests after it
+      keepGoing: () => !restartDone || after++ < requests / 4,
       at: {
         count: Math.floor(requests / 2),
         run: () => {
@@ -220,7 +225,7 @@ async function demo(argv: string[], io: Io): Promise<number> {
     await group.shutdown();
   }
   const rps = (result.ok / result.elapsedMs) * 1000;
-  o.write(`\nrequests per worker (workers ${1}-${workers} before the restart, ${workers + 1}-${2 * workers} after):\n`);
+  o.write(`\nrequests per worker (workers 1-${workers} before the restart, ${workers + 1}-${2 * workers} after):\n`);
   o.write(barChart(result.byWorker) + '\n\n');
   o.write(`${result.ok} ok, ${result.failed} failed${result.failed ? ' ' + JSON.stringify(result.errors) : ''}; ${rps.toFixed(0)} req/s; restart took ${restartMs} ms\n`);
   o.write(result.failed === 0 ? 'zero failed requests across the rolling restart.\n' : 'FAILED requests during the restart.\n');

@@ -52,7 +52,7 @@ export async function chooseBackend(requested: BackendKind | 'auto', policy: Pol
       return { backend: await emulated(`forced: the primary runs policy '${policy.name}' in the simulator and hands connections over`, proto) };
     case 'auto': {
       const p = await probeKernel();
-      if (p.ok && p.kernel) return { backend: new KernelBackend(p.kernel, `bpf() usable (${p.reason}): SK_REUSEPORT program over per-worker sockets`) };
+      if (p.ok && p.kernel) return { backend: new KernelBackend(p.kernel, `${p.reason}: SK_REUSEPORT program over per-worker SO_REUSEPORT sockets`) };
       if (process.platform === 'linux' && policy.name === 'hash') {
         return { backend: new HashBackend(`no bpf() (${p.reason}): per-worker SO_REUSEPORT sockets with the kernel's own hash`) };
       }

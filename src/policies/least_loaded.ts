@@ -19,15 +19,17 @@ export const leastLoaded: Policy = {
   description: 'the steerable worker with the lowest published load (ties rotate)',
   build({ proto }) {
     const p = nextTicket(prologue(proto));
-    p.stxw(R10, -20, R8)            // start = ticket % n
-      .stw(R10, -16, 0)             // i = 0
+    // i and start live in 8-byte stack slots: full-width spills keep their exact values in
+    // every verifier, so each iteration is a distinct state and the loop is seen to end.
+    p.stxdw(R10, -40, R8)           // start = ticket % n
+      .stdw(R10, -32, 0)            // i = 0
       .lddw(R9, 2 ** 32)            // best load: above any u32 load
       .mov32(R8, 0xffffffff)        // best slot: none
       .label('scan')
-      .ldxw(R1, R10, -16)
+      .ldxdw(R1, R10, -32)
       .jge(R1, R7, 'scanned')
       .jge(R1, MAX_SLOTS, 'scanned') // bound the loop for the verifier
-      .ldxw(R2, R10, -20)
+      .ldxdw(R2, R10, -40)
       .add(R1, R2)
       .jlt(R1, R7, 'in_range')
       .sub(R1, R7)
@@ -48,9 +50,9 @@ export const leastLoaded: Policy = {
       // same state on every path into the next iteration
       .mov(R0, 0).mov(R1, 0).mov(R2, 0).mov(R3, 0).mov(R4, 0).mov(R5, 0)
       .stw(R10, -4, 0).stw(R10, -24, 0)
-      .ldxw(R1, R10, -16)
+      .ldxdw(R1, R10, -32)
       .add(R1, 1)
-      .stxw(R10, -16, R1)
+      .stxdw(R10, -32, R1)
       .mov(R1, 0)
       .ja('scan')
       .label('scanned')

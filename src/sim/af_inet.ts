@@ -18,6 +18,7 @@ import { Prng, jhash3 } from './rand.js';
 import type { CookieGen } from './cookie.js';
 import { TCP_ACK, TCP_SYN, type Packet } from './packet.js';
 import type { SockMapBase } from './sockmap.js';
+import { expireSynAckTimers, inetCskListenStop, releaseHeldAcks } from './migration.js';
 
 /** What reuseport_select_sock() returned: a socket, NULL (use the looked-up socket) or an error (drop). */
 export const SELECT_DROP = Symbol('ERR_PTR(-ECONNREFUSED)');
@@ -69,7 +70,8 @@ export class InetStack {
   cpus: number;
   /** While set, the final ACK of each handshake is held back (request sockets stay NEW_SYN_RECV). */
   holdAcks = false;
-  private heldAcks: RequestSock[] = [];
+  /** @internal requests whose final ACK is held back. */
+  heldAcks: RequestSock[] = [];
   /** Destinations (address key) for which a TFO cookie is cached. */
   private readonly tfoCookies = new Set<string>();
 
@@ -196,12 +198,29 @@ export class InetStack {
     return this.ports.ephemeral(sk.protocol, odd);
   }
 
-  /** Join the group of an equal socket or allocate one (reuseport_add_sock / reuseport_alloc). */
+  /**
+   * Join the group of an equal socket or allocate one (reuseport_add_sock / reuseport_alloc). A
+   * shut-down listener (in its old group's closed section) is resurrected: into the old group when
+   * the peer found is in it, into the peer's group otherwise, and into a NEW group without the
+   * program when no listener is left to join (reuseport_resurrect: the eBPF program is not carried over).
+   */
   private joinGroup(sk: Sock): boolean {
     const peer = this.ports.findGroupPeer(sk);
     const bindInany = sk.rcvSaddr!.any;
     const old = sk.reuseCb;
-    if (old && old.closed.includes(sk)) old.detachClosed(sk); // resurrect (re-listen after shutdown)
+    if (old && old.closed.includes(sk)) {
+      let reuse: ReuseportGroup;
+      if (peer) {
+        reuse = peer.reuseCb ?? new ReuseportGroup(peer.rcvSaddr!.any);
+        if (!peer.reuseCb) reuse.add(peer);
+      } else {
+        reuse = new ReuseportGroup(bindInany);
+      }
+      old.detachClosed(sk);
+      const ok = reuse.add(sk);
+      if (reuse !== old) old.maybeFree();
+      return ok;
+    }
     if (peer) {
       let reuse = peer.reuseCb;
       if (!reuse) {
@@ -213,21 +232,16 @@ export class InetStack {
         old.detachListening(sk);
         old.maybeFree();
       }
-      if (old === reuse) {
-        if (!reuse.socks.includes(sk)) return reuse.add(sk);
-        return true;
-      }
+      if (old === reuse && reuse.socks.includes(sk)) return true;
       return reuse.add(sk);
     }
     if (old) {
-      if (!old.socks.includes(sk)) {
-        if (!old.add(sk)) return false;
-      }
+      // a one-socket group made by attaching a program before bind: keep it (and its program)
+      if (!old.socks.includes(sk) && !old.add(sk)) return false;
       old.bindInany = bindInany;
       return true;
     }
-    const g = new ReuseportGroup(bindInany);
-    return g.add(sk);
+    return new ReuseportGroup(bindInany).add(sk);
   }
 
   // ---- listen(2) ----
@@ -353,7 +367,8 @@ export class InetStack {
     this.makeChild(listener, sk, req);
   }
 
-  private makeChild(listener: Sock, client: Sock, req: RequestSock): Sock {
+  /** @internal a handshake completes on `listener`: the child joins its accept queue. */
+  makeChild(listener: Sock, client: Sock, req: RequestSock): Sock {
     const child = new Sock(listener.family, SOCK_STREAM, IPPROTO_TCP, listener.uid, this.cookies);
     child.reuseport = listener.reuseport;
     child.reuse = listener.reuse;
@@ -405,54 +420,18 @@ export class InetStack {
     return sk;
   }
 
-  /** The final ACKs held back by holdAcks arrive now (tcp_v4_rcv NEW_SYN_RECV path). */
+  /** The final ACKs held back by holdAcks arrive now (see migration.ts). */
   releaseAcks(): void {
-    const held = this.heldAcks;
-    this.heldAcks = [];
-    for (const req of held) {
-      const child = req.client.peer;
-      if (child) {
-        // a TFO child (possibly migrated meanwhile) completes its handshake
-        if (child.state === TCP_SYN_RECV) child.state = TCP_ESTABLISHED;
-        continue;
-      }
-      const i = req.listener.requests.indexOf(req);
-      if (i < 0) continue; // already migrated by a timer or dropped
-      req.listener.requests.splice(i, 1);
-      let listener: Sock | null = req.listener;
-      if (listener.state !== TCP_LISTEN) {
-        // inet_csk_complete_hashdance(): migrate the request to another listener
-        listener = this.hooks.migrate(req.listener, req, false);
-        if (listener) this.stats.migrateReqSuccess++;
-      }
-      if (!listener) {
-        this.resetClient(req.client);
-        continue;
-      }
-      this.makeChild(listener, req.client, req);
-    }
+    releaseHeldAcks(this);
   }
 
-  /** SYN+ACK retransmit timers fire (reqsk_timer_handler): requests of closed listeners migrate. */
+  /** SYN+ACK retransmit timers fire (see migration.ts). */
   expireSynAckTimers(): void {
-    for (const req of [...this.heldAcks]) {
-      if (req.listener.state === TCP_LISTEN) continue;
-      const i = req.listener.requests.indexOf(req);
-      if (i < 0) continue;
-      const nsk = this.hooks.migrate(req.listener, req, true);
-      req.listener.requests.splice(i, 1);
-      if (!nsk) {
-        this.heldAcks.splice(this.heldAcks.indexOf(req), 1);
-        this.resetClient(req.client);
-        continue;
-      }
-      this.stats.migrateReqSuccess++;
-      req.listener = nsk;
-      nsk.requests.push(req);
-    }
+    expireSynAckTimers(this);
   }
 
-  private resetClient(client: Sock): void {
+  /** @internal the client side of a connection that got a RST. */
+  resetClient(client: Sock): void {
     client.peer = null;
     client.pendingReq = null;
     client.softError = ERRNO.ECONNRESET;
@@ -564,8 +543,25 @@ export class InetStack {
       this.stats.udpRcvbufErrors++;
       return target;
     }
-    target.enqueue({ data: pkt.payload.slice(), address: this.addrString(target.family, pkt.saddr), port: pkt.sport, truesize });
+    target.enqueue({ data: this.copyPayload(pkt.payload), address: this.addrString(target.family, pkt.saddr), port: pkt.sport, truesize });
     return target;
+  }
+
+  private slab = new Uint8Array(65536);
+  private slabOff = 0;
+  /** Copy a datagram into kernel-owned memory (a slab: one ArrayBuffer per 64 KiB of small datagrams). */
+  private copyPayload(p: Uint8Array): Uint8Array {
+    const n = p.length;
+    if (n > 4096) return p.slice();
+    if (this.slabOff + n > this.slab.length) {
+      this.slab = new Uint8Array(65536);
+      this.slabOff = 0;
+    }
+    const o = this.slabOff;
+    if (n <= 16) for (let i = 0; i < n; i++) this.slab[o + i] = p[i]!;
+    else this.slab.set(p, o);
+    this.slabOff = (o + n + 7) & ~7;
+    return this.slab.subarray(o, o + n);
   }
 
   private readonly addrStrings = [new WeakMap<InAddr, string>(), new WeakMap<InAddr, string>()];
@@ -619,56 +615,25 @@ export class InetStack {
     if (how < 0 || how > 2) fail(sc, 'EINVAL', `how ${how}`);
     const rcv = how === 0 || how === 2, snd = how === 1 || how === 2;
     if (sk.isTcp && sk.state === TCP_LISTEN) {
-      if (rcv) this.listenStop(sk, false);
+      if (rcv) this.listenStop(sk);
       return;
     }
-    let err = 0;
-    if (sk.state === TCP_CLOSE) err = ERRNO.ENOTCONN;
+    // an unconnected socket: ENOTCONN and no effect (measured on 6.18: an unconnected UDP socket keeps receiving)
+    if (sk.state === TCP_CLOSE) fail(sc, 'ENOTCONN', 'socket is not connected');
     if (rcv) sk.shutdownRd = true;
     if (snd) {
       sk.shutdownWr = true;
       if (sk.isTcp && sk.peer) sk.peer.peerClosed = true;
     }
-    if (err) throw new SysError(sc, err, 'socket is not connected');
   }
 
-  /** tcp_disconnect()/tcp_close() of a listener: unhash (stop or migrate) and empty the queues. */
-  private listenStop(sk: Sock, closing: boolean): void {
-    const reuse = sk.reuseCb;
-    this.ports.unhash(sk);
-    sk.state = TCP_CLOSE;
-    if (reuse) {
-      const prog = reuse.prog;
-      const migrate = this.sysctl.tcpMigrateReq === 1 || (prog?.kind === 'ebpf' && prog.prog.expectedAttachType === 40);
-      if (migrate) {
-        // reuseport_stop_listen_sock(): move to the closed section, leave the sockarray
-        sk.userData?.map.clearSlotOf(sk);
-        reuse.detachListening(sk);
-        reuse.closed.push(sk);
-      } else {
-        this.detachFromGroup(sk);
-      }
-    }
-    // inet_csk_listen_stop(): migrate or reset each child, then each pending request
-    const queue = sk.acceptQueue;
-    sk.acceptQueue = [];
-    for (const child of queue) {
-      const nsk = reuse && sk.reuseCb === reuse && reuse.closed.includes(sk) ? this.hooks.migrate(sk, child, true) : null;
-      if (nsk && nsk.state === TCP_LISTEN) {
-        nsk.acceptQueue.push(child);
-        child.parent = nsk;
-        this.stats.migrateReqSuccess++;
-        continue;
-      }
-      if (nsk) this.stats.migrateReqFailure++;
-      this.abortChild(child);
-    }
-    for (const sk2 of this.sockmaps) sk2.removeSock(sk);
-    if (!sk.bindPortLocked) this.ports.removeOwner(sk);
-    void closing;
+  /** tcp_disconnect()/tcp_close() of a listener (see migration.ts). */
+  private listenStop(sk: Sock): void {
+    inetCskListenStop(this, sk);
   }
 
-  private abortChild(child: Sock): void {
+  /** @internal inet_child_forget(): the child is reset. */
+  abortChild(child: Sock): void {
     if (child.peer) this.resetClient(child.peer);
     child.peer = null;
     child.state = TCP_CLOSE;
@@ -688,9 +653,12 @@ export class InetStack {
   /** The last fd went: release the socket. */
   release(sk: Sock): void {
     if (sk.dead) return;
-    if (sk.isTcp && sk.state === TCP_LISTEN) this.listenStop(sk, true);
+    if (sk.isTcp && sk.state === TCP_LISTEN) this.listenStop(sk);
     this.ports.unhash(sk);
-    this.detachFromGroup(sk);
+    // pending requests hold the listener (rsk_listener): it stays in the closed section so that
+    // their final ACK or SYN+ACK timer can still migrate them
+    const keep = sk.requests.length > 0 && sk.reuseCb !== null && sk.reuseCb.closed.includes(sk);
+    if (!keep) this.detachFromGroup(sk);
     for (const m of this.sockmaps) m.removeSock(sk);
     if (sk.isTcp && sk.peer) {
       sk.peer.peerClosed = true;

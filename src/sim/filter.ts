@@ -25,6 +25,7 @@ import { helperProto } from './verifier.js';
 import { Sock, TCP_LISTEN, type RequestSock } from './socket.js';
 
 const TWO32 = 4294967296;
+const LOOPBACK4_IPV6 = Uint8Array.of(127, 0, 0, 6);
 const EFAULT = -14, ENOENT = -2, EINVAL = -22, EPROTOTYPE = -91, EAFNOSUPPORT = -97, EBADFD = -77;
 
 export interface HelperTrace {
@@ -206,6 +207,7 @@ export class ReuseportRuntime {
   private socketCookie(c: HelperCall): bigint | number {
     const addr = c.addr(1);
     const st = this.st!;
+    if (addr === 0) return 0; // NULL socket (e.g. migrating_sk outside a migration)
     if (addr === this.skb.base) return 0; // SOCKET_FILTER: skb->sk is NULL during the lookup
     if (addr === this.mskRegion.base && st.migrating) {
       if (st.migrating instanceof Sock) return genCookie(st.migrating);
@@ -236,6 +238,8 @@ export class ReuseportRuntime {
     }
     prog.vm = loadProgram(prog.insns, {
       helpers,
+      // verified programs terminate; the budget only guards against a verifier gap
+      budget: 16_000_000,
       resolveLddw: (insn, pc) => {
         const m = prog.mapAt.get(pc);
         if (!m) return insn.imm64 ?? 0n;
@@ -257,12 +261,15 @@ export class ReuseportRuntime {
     dv.setUint32(BS_FAMILY, family, true);
     dv.setUint32(BS_TYPE, sk ? sk.type : 1, true);
     dv.setUint32(BS_PROTOCOL, sk ? sk.protocol : IPPROTO_TCP, true);
+    // an IPv6 socket on a non-mapped address carries LOOPBACK4_IPV6 (127.0.0.6) as its IPv4 address
     if (local) {
       if (local.v4) r.bytes.set(local.bytes.subarray(12), BS_SRC_IP4);
+      else if (!local.any) r.bytes.set(LOOPBACK4_IPV6, BS_SRC_IP4);
       if (family === 10) r.bytes.set(local.bytes, BS_SRC_IP6);
     }
     if (remote) {
       if (remote.v4) r.bytes.set(remote.bytes.subarray(12), BS_DST_IP4);
+      else if (!remote.any) r.bytes.set(LOOPBACK4_IPV6, BS_DST_IP4);
       if (family === 10) r.bytes.set(remote.bytes, BS_DST_IP6);
     }
     dv.setUint32(BS_SRC_PORT, lport, true);

@@ -3,24 +3,20 @@
  * subsystem. One instance = one netns + one bpffs + one fd table, seeded for reproducibility.
  */
 import {
-  AF_INET6, BPF_F_RDONLY, BPF_F_WRONLY, BPF_PROG_TYPE_SK_REUSEPORT, BPF_PROG_TYPE_SOCKET_FILTER, BPF_SK_REUSEPORT_SELECT,
-  BPF_SK_REUSEPORT_SELECT_OR_MIGRATE, IPPROTO_TCP, IPPROTO_UDP, IPV6_V6ONLY, POLLNVAL, SOCK_CLOEXEC, SOCK_DGRAM,
-  SOCK_NONBLOCK, SOCK_STREAM, SOL_IPV6, SOL_SOCKET, SOL_TCP, SO_ACCEPTCONN, SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_CBPF,
-  SO_ATTACH_REUSEPORT_EBPF, SO_COOKIE, SO_DETACH_REUSEPORT_BPF, SO_DOMAIN, SO_ERROR, SO_INCOMING_CPU, SO_LOCK_FILTER,
-  SO_PROTOCOL, SO_RCVBUF, SO_REUSEADDR, SO_REUSEPORT, SO_TYPE, SO_MEMINFO, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT,
-  AF_INET, ERRNO, SysError, fail, type ErrnoCode,
+  BPF_F_RDONLY, BPF_F_WRONLY, BPF_PROG_TYPE_SK_REUSEPORT, BPF_PROG_TYPE_SOCKET_FILTER, BPF_SK_REUSEPORT_SELECT,
+  BPF_SK_REUSEPORT_SELECT_OR_MIGRATE, IPPROTO_TCP, IPPROTO_UDP, POLLNVAL, SOCK_CLOEXEC, SOCK_DGRAM,
+  SOCK_NONBLOCK, SOCK_STREAM, ERRNO, SysError, fail, type ErrnoCode,
   type Datagram, type Kernel, type MapCreateAttr, type MapInfo, type PollResult, type ProgInfo, type ProgLoadAttr, type SockAddr,
 } from '../kernel/index.js';
 import { InetStack } from './af_inet.js';
 import type { BpfMap, FdResolver } from './bpf_map.js';
 import { BpfProg } from './bpf_prog.js';
-import { checkClassic } from './cbpf.js';
-import { CookieGen, genCookie } from './cookie.js';
+import { CookieGen } from './cookie.js';
 import { ReuseportRuntime } from './filter.js';
 import { MapInMap } from './map_in_map.js';
-import { ReuseportGroup } from './reuseport_group.js';
-import { Sock, TCP_LISTEN, RMEM_MAX, SOCK_MIN_RCVBUF } from './socket.js';
+import { Sock, RMEM_MAX } from './socket.js';
 import { SockMapBase } from './sockmap.js';
+import { sockGetsockopt, sockSetsockopt, type SockOptHost } from './sock_opts.js';
 import { checkObjName, mapCreate } from './syscall.js';
 import { VerifierError, verify } from './verifier.js';
 import { Prng } from './rand.js';
@@ -42,7 +38,7 @@ export interface SimKernelOptions {
 
 export const ROOT_CAPABILITIES = ['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_NET_RAW', 'CAP_PERFMON', 'CAP_NET_BIND_SERVICE'];
 
-type File =
+export type File =
   | { kind: 'socket'; sk: Sock }
   | { kind: 'map'; map: BpfMap; read: boolean; write: boolean }
   | { kind: 'prog'; prog: BpfProg }
@@ -65,6 +61,7 @@ export class SimKernel implements Kernel {
   private nextProgId = 1;
   private statsFds = 0;
   readonly fdResolver: FdResolver;
+  private readonly sockOptHost: SockOptHost;
 
   constructor(opts: SimKernelOptions = {}) {
     const seed = opts.seed ?? 1;
@@ -80,6 +77,11 @@ export class SimKernel implements Kernel {
     this.net.hooks = {
       select: (reuse, sk, pkt) => this.runtime.select(reuse, sk, pkt),
       migrate: (sk, m, noSkb) => this.runtime.migrate(sk, m, noSkb),
+    };
+    this.sockOptHost = {
+      file: (fd) => (Number.isInteger(fd) && fd >= 0 ? this.files[fd] : undefined),
+      optmemMax: () => this.net.sysctl.optmemMax,
+      progPut: (p) => this.progPut(p),
     };
     this.fdResolver = {
       socket: (fd, sc) => {
@@ -137,167 +139,11 @@ export class SimKernel implements Kernel {
   }
 
   setsockopt(fd: number, level: number, optname: number, value: number | Uint8Array): void {
-    const sc = 'setsockopt';
-    const sk = this.sock(fd, sc);
-    const bytes = typeof value === 'number' ? intBytes(value) : value;
-    if (!(bytes instanceof Uint8Array)) fail(sc, 'EFAULT', 'value must be a number or a Uint8Array');
-    const int = (): number => {
-      if (bytes.length < 4) fail(sc, 'EINVAL', `option ${optname} needs an int (4 bytes), got ${bytes.length}`);
-      return new DataView(bytes.buffer, bytes.byteOffset, 4).getInt32(0, true);
-    };
-    if (level === SOL_SOCKET) {
-      switch (optname) {
-        case SO_REUSEADDR: sk.reuse = int() !== 0; return;
-        case SO_REUSEPORT: {
-          const v = int() !== 0;
-          if (v && !isInetFamily(sk)) fail(sc, 'EOPNOTSUPP', 'SO_REUSEPORT on a non-inet socket');
-          sk.reuseport = v;
-          return;
-        }
-        case SO_RCVBUF: {
-          const v = Math.min(Math.max(int(), 0), RMEM_MAX);
-          sk.rcvbuf = Math.max(v * 2, SOCK_MIN_RCVBUF);
-          return;
-        }
-        case SO_INCOMING_CPU: {
-          const v = int();
-          const g = sk.reuseCb;
-          if (g && g.socks.includes(sk)) {
-            if (sk.incomingCpu < 0 && v >= 0) g.incomingCpu++;
-            else if (sk.incomingCpu >= 0 && v < 0) g.incomingCpu--;
-          }
-          sk.incomingCpu = v;
-          return;
-        }
-        case SO_LOCK_FILTER: sk.filterLocked = int() !== 0; return;
-        case SO_ATTACH_REUSEPORT_EBPF: return this.attachReuseportEbpf(sk, bytes);
-        case SO_ATTACH_REUSEPORT_CBPF: return this.attachReuseportCbpf(sk, bytes);
-        case SO_DETACH_REUSEPORT_BPF: int(); return this.detachReuseportBpf(sk);
-        case SO_ATTACH_BPF: fail(sc, 'ENOPROTOOPT', 'SO_ATTACH_BPF (socket filters) is not simulated');
-      }
-      if ([SO_TYPE, SO_PROTOCOL, SO_DOMAIN, SO_ERROR, SO_ACCEPTCONN, SO_COOKIE, SO_MEMINFO].includes(optname)) fail(sc, 'ENOPROTOOPT', `option ${optname} is read-only`);
-      return fail(sc, 'ENOPROTOOPT', `SOL_SOCKET option ${optname} is not simulated`);
-    }
-    if (!isInetFamily(sk)) fail(sc, 'EOPNOTSUPP', `level ${level} on a non-inet socket`);
-    if (level === SOL_IPV6) {
-      if (sk.family !== AF_INET6) fail(sc, 'ENOPROTOOPT', 'SOL_IPV6 option on an AF_INET socket');
-      if (optname === IPV6_V6ONLY) {
-        const v = int();
-        if (sk.bound) fail(sc, 'EINVAL', 'IPV6_V6ONLY after bind');
-        sk.ipv6only = v !== 0;
-        return;
-      }
-      return fail(sc, 'ENOPROTOOPT', `SOL_IPV6 option ${optname} is not simulated`);
-    }
-    if (level === SOL_TCP) {
-      if (!sk.isTcp) fail(sc, 'ENOPROTOOPT', 'SOL_TCP option on a non-TCP socket');
-      if (optname === TCP_FASTOPEN) { sk.fastopenQlen = Math.max(0, int()); return; }
-      if (optname === TCP_FASTOPEN_CONNECT) { sk.fastopenConnect = int() !== 0; return; }
-      if (optname === 1 /* TCP_NODELAY */) { int(); return; }
-      return fail(sc, 'ENOPROTOOPT', `SOL_TCP option ${optname} is not simulated`);
-    }
-    return fail(sc, 'ENOPROTOOPT', `level ${level} is not simulated`);
+    sockSetsockopt(this.sockOptHost, this.sock(fd, 'setsockopt'), level, optname, value);
   }
 
   getsockopt(fd: number, level: number, optname: number, length?: number): Uint8Array {
-    const sc = 'getsockopt';
-    const sk = this.sock(fd, sc);
-    let out: Uint8Array;
-    if (level === SOL_SOCKET) {
-      switch (optname) {
-        case SO_REUSEADDR: out = intBytes(sk.reuse ? 1 : 0); break;
-        case SO_REUSEPORT: out = intBytes(sk.reuseport ? 1 : 0); break;
-        case SO_TYPE: out = intBytes(sk.type); break;
-        case SO_PROTOCOL: out = intBytes(sk.protocol); break;
-        case SO_DOMAIN: out = intBytes(sk.family); break;
-        case SO_ACCEPTCONN: out = intBytes(sk.state === TCP_LISTEN ? 1 : 0); break;
-        case SO_RCVBUF: out = intBytes(sk.rcvbuf); break;
-        case SO_INCOMING_CPU: out = intBytes(sk.incomingCpu); break;
-        case SO_ERROR: out = intBytes(sk.softError); sk.softError = 0; break;
-        case SO_LOCK_FILTER: out = intBytes(sk.filterLocked ? 1 : 0); break;
-        case SO_COOKIE: {
-          out = new Uint8Array(8);
-          new DataView(out.buffer).setBigUint64(0, genCookie(sk), true);
-          if (length !== undefined && length < 8) fail(sc, 'EINVAL', 'SO_COOKIE needs 8 bytes');
-          break;
-        }
-        default: return fail(sc, 'ENOPROTOOPT', `SOL_SOCKET option ${optname} is not simulated`);
-      }
-    } else if (level === SOL_IPV6 && optname === IPV6_V6ONLY) {
-      if (sk.family !== AF_INET6) fail(sc, 'ENOPROTOOPT', 'SOL_IPV6 option on an AF_INET socket');
-      out = intBytes(sk.ipv6only ? 1 : 0);
-    } else if (level === SOL_TCP && optname === TCP_FASTOPEN && sk.isTcp) {
-      out = intBytes(sk.fastopenQlen);
-    } else {
-      return fail(sc, 'ENOPROTOOPT', `option ${level}/${optname} is not simulated`);
-    }
-    if (length !== undefined) {
-      if (length < 0) fail(sc, 'EINVAL', 'negative optlen');
-      return out.slice(0, Math.min(length, out.length));
-    }
-    return out;
-  }
-
-  /** sk_reuseport_attach_bpf(). */
-  private attachReuseportEbpf(sk: Sock, bytes: Uint8Array): void {
-    const sc = 'setsockopt(SO_ATTACH_REUSEPORT_EBPF)';
-    if (bytes.length !== 4) fail(sc, 'EINVAL', `optlen ${bytes.length} (must be 4)`);
-    if (sk.filterLocked) fail(sc, 'EPERM', 'SO_LOCK_FILTER is set');
-    const fd = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
-    const f = this.files[fd];
-    if (!f) fail(sc, 'EBADF', `fd ${fd} is not open`);
-    if (f.kind !== 'prog' || (f.prog.type !== BPF_PROG_TYPE_SOCKET_FILTER && f.prog.type !== BPF_PROG_TYPE_SK_REUSEPORT)) {
-      fail(sc, 'EINVAL', `fd ${fd} is not a SOCKET_FILTER or SK_REUSEPORT program`);
-    }
-    const prog = f.prog;
-    if (prog.type === BPF_PROG_TYPE_SK_REUSEPORT) {
-      if (!sk.isInet) fail(sc, 'ENOTSUPP', 'SK_REUSEPORT programs attach to TCP/UDP inet sockets only');
-    } else if (prog.size > this.net.sysctl.optmemMax) {
-      fail(sc, 'ENOMEM', `program size ${prog.size} > net.core.optmem_max`);
-    }
-    this.reuseportAttachProg(sc, sk, { kind: 'ebpf', prog });
-    prog.refs++;
-  }
-
-  private attachReuseportCbpf(sk: Sock, bytes: Uint8Array): void {
-    const sc = 'setsockopt(SO_ATTACH_REUSEPORT_CBPF)';
-    const prog = checkClassic(sc, bytes);
-    if (sk.filterLocked) fail(sc, 'EPERM', 'SO_LOCK_FILTER is set');
-    if (40 + prog.size > this.net.sysctl.optmemMax) fail(sc, 'ENOMEM', 'program larger than net.core.optmem_max');
-    this.reuseportAttachProg(sc, sk, { kind: 'cbpf', prog });
-  }
-
-  /** reuseport_attach_prog(): one program per group; an unhashed socket gets its own group now. */
-  private reuseportAttachProg(sc: string, sk: Sock, p: ReuseportGroup['prog']): void {
-    if (!sk.hashed) {
-      if (!sk.reuseport) fail(sc, 'EINVAL', 'SO_REUSEPORT is not set');
-      if (!sk.reuseCb) {
-        const g = new ReuseportGroup(false);
-        g.add(sk);
-      } else if (sk.reuseCb.closed.includes(sk)) {
-        // a shut-down listener: attaching goes to the group it still belongs to
-      }
-    } else if (!sk.reuseCb) {
-      fail(sc, 'EINVAL', 'socket was bound without SO_REUSEPORT');
-    }
-    const g = sk.reuseCb!;
-    this.releaseGroupProg(g);
-    g.prog = p;
-  }
-
-  private releaseGroupProg(g: ReuseportGroup): void {
-    if (g.prog?.kind === 'ebpf') this.progPut(g.prog.prog);
-    g.prog = null;
-  }
-
-  /** reuseport_detach_prog(). */
-  private detachReuseportBpf(sk: Sock): void {
-    const sc = 'setsockopt(SO_DETACH_REUSEPORT_BPF)';
-    const g = sk.reuseCb;
-    if (!g) fail(sc, sk.reuseport ? 'ENOENT' : 'EINVAL', sk.reuseport ? 'socket is not in a reuseport group' : 'SO_REUSEPORT is not set');
-    if (!sk.hashed && g.closed.length > 0) fail(sc, 'ENOENT', 'socket was shut down');
-    if (!g.prog) fail(sc, 'ENOENT', 'the group has no program');
-    this.releaseGroupProg(g);
+    return sockGetsockopt(this.sock(fd, 'getsockopt'), level, optname, length);
   }
 
   bind(fd: number, address: string, port: number): void {
@@ -624,7 +470,7 @@ export class SimKernel implements Kernel {
       'kernel.bpf_stats_enabled': { get: () => String(s.bpfStatsEnabled > 0 ? 1 : 0), set: (v) => { s.bpfStatsEnabled = v || this.statsFds; }, min: 0, max: 1 },
       'net.ipv4.ip_local_port_range': { get: () => '32768\t60999' },
       'net.core.rmem_default': { get: () => '212992' },
-      'net.core.rmem_max': { get: () => '212992' },
+      'net.core.rmem_max': { get: () => String(RMEM_MAX) },
     };
     const e = table[name];
     if (!e) fail(sc, 'ENOENT', 'no such sysctl in the simulated kernel');
@@ -692,13 +538,6 @@ export class SimKernel implements Kernel {
   }
 }
 
-function intBytes(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, v | 0, true);
-  return b;
-}
-
-const isInetFamily = (sk: Sock): boolean => sk.family === AF_INET || sk.family === AF_INET6;
 
 function checkBpffsPath(sc: string, path: string): void {
   if (typeof path !== 'string' || !path.startsWith('/sys/fs/bpf/') || path.length <= '/sys/fs/bpf/'.length) {

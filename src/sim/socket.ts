@@ -176,4 +176,5 @@ export function skbTruesize(payloadLen: number): number {
 }
 
 /** sysctl defaults (net.core.rmem_default / rmem_max, SOCK_MIN_RCVBUF). */
-export const RMEM_DEFAULT = 212992, RMEM_MAX = 212992, SOCK_MIN_RCVBUF = 2304;
+/** net.core.rmem_max as configured on the reference machine (4 MiB; the kernel default is 212992). */
+export const RMEM_DEFAULT = 212992, RMEM_MAX = 4194304, SOCK_MIN_RCVBUF = 2304;

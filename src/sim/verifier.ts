@@ -68,7 +68,8 @@ interface State {
   /** The last state seen at each loop head on this path (infinite-loop detection). */
   loops: Map<number, string>;
   frames: Frame[];
-  pktRange: number;
+  /** Verified packet range per packet-pointer id (0: pointers without a variable part). */
+  pktRange: Map<number, number>;
   refs: number[];
 }
 
@@ -128,7 +129,7 @@ export function verify(bytes: Uint8Array, env: VerifyEnv, insnsOut?: { insns: In
   try {
     insns = decode(bytes);
   } catch (e) {
-    if (e instanceof DecodeError) return die('EINVAL', `invalid insn ${e.index}: ${e.reason}`);
+    if (e instanceof DecodeError) return die('EINVAL', kernelDecodeMessage(bytes, e));
     throw e;
   }
   if (insnsOut) insnsOut.insns = insns;
@@ -169,11 +170,15 @@ class Checker {
     const reach = new Uint8Array(n);
     const stack = [0];
     reach[0] = 1;
+    let intoLddw = -1;
     const edge = (from: number, to: number): void => {
       if (to < 0 || to >= n) this.die('EINVAL', `jump out of range from insn ${from} to ${to}`);
       if (to !== from + 1) this.pruneAt.add(to);
       if (to <= from) this.loopHeads.add(to);
-      if (insns[to]!.lddwHi) this.die('EINVAL', `jump into the middle of ldimm64 insn ${to - 1}`);
+      if (insns[to]!.lddwHi) {
+        if (intoLddw < 0) intoLddw = to - 1;
+        return;
+      }
       if (!reach[to]) { reach[to] = 1; stack.push(to); }
     };
     while (stack.length) {
@@ -190,6 +195,7 @@ class Checker {
         const code = op.aluOp(insn.opcode);
         if (code === op.BPF_EXIT) continue;
         if (code === op.BPF_CALL) {
+          if (op.srcBit(insn.opcode) === op.BPF_X) this.die('EINVAL', `unknown opcode ${insn.opcode.toString(16)}`);
           if (insn.src === op.BPF_PSEUDO_CALL) {
             const t = i + insn.imm + 1;
             if (t < 0 || t >= n) this.die('EINVAL', `function calls to unknown target ${insn.imm}`);
@@ -217,6 +223,7 @@ class Checker {
     }
     if (!lastIsJmp) this.die('EINVAL', 'last insn is not an exit or jmp');
     for (let i = 0; i < n; i++) if (!reach[i] && !insns[i]!.lddwHi) this.die('EINVAL', `unreachable insn ${i}`);
+    if (intoLddw >= 0) this.die('EINVAL', `jump into the middle of ldimm64 insn ${intoLddw}`);
   }
 
   run(_n: number): VerifyResult {
@@ -224,7 +231,7 @@ class Checker {
     for (let r = 0; r <= 10; r++) regs.push({ ...NOT_INIT });
     regs[1] = { ...NOT_INIT, t: 'ctx', off: 0, umin: 0n, umax: 0n };
     regs[10] = { ...NOT_INIT, t: 'fp', off: 0, umin: 0n, umax: 0n, frame: 0 };
-    const init: State = { pc: 0, loops: new Map(), frames: [{ regs, stack: new Uint8Array(512), vals: new Int16Array(512).fill(-1), spills: new Array(64).fill(null), ret: -1, depth: 0 }], pktRange: 0, refs: [] };
+    const init: State = { pc: 0, loops: new Map(), frames: [{ regs, stack: new Uint8Array(512), vals: new Int16Array(512).fill(-1), spills: new Array(64).fill(null), ret: -1, depth: 0 }], pktRange: new Map(), refs: [] };
     const work: State[] = [init];
     while (work.length) {
       const s = work.pop()!;
@@ -236,7 +243,7 @@ class Checker {
   private key(s: State): string {
     const f = s.frames.map((fr) => fr.regs.map((r) => `${r.t}:${r.off}:${r.umin}:${r.umax}:${r.map?.id ?? ''}:${r.id}`).join(',') +
       '|' + Buffer.from(fr.stack.subarray(512 - fr.depth)).toString('base64') + '|' + fr.vals.subarray(512 - fr.depth).join(',') + '|' + fr.spills.slice(64 - ((fr.depth + 7) >> 3)).map((x) => (x ? `${x.t}${x.off}${x.umin}${x.umax}` : '')).join(',') + '|' + fr.ret);
-    return `${f.join('#')}|${s.pktRange}|${s.refs.join(',')}`;
+    return `${f.join('#')}|${[...s.pktRange].join(';')}|${s.refs.join(',')}`;
   }
 
   private clone(s: State): State {
@@ -244,7 +251,7 @@ class Checker {
       pc: s.pc,
       loops: new Map(s.loops),
       frames: s.frames.map((f) => ({ regs: f.regs.map((r) => ({ ...r })), stack: f.stack.slice(), vals: f.vals.slice(), spills: f.spills.map((x) => (x ? { ...x } : null)), ret: f.ret, depth: f.depth })),
-      pktRange: s.pktRange,
+      pktRange: new Map(s.pktRange),
       refs: [...s.refs],
     };
   }
@@ -398,7 +405,6 @@ class Checker {
     // packet range from comparisons with pkt_end
     if ((dst.t === 'pkt' && src.t === 'pkt_end') || (dst.t === 'pkt_end' && src.t === 'pkt')) {
       const p = dst.t === 'pkt' ? dst : src;
-      if (p.umax !== 0n) return 'both';
       const c = p.off;
       const pktFirst = dst.t === 'pkt';
       let fallR = -1, takenR = -1;
@@ -409,8 +415,8 @@ class Checker {
         if (code === op.BPF_JGT) takenR = c + 1; else if (code === op.BPF_JGE) takenR = c;
         else if (code === op.BPF_JLT) fallR = c; else if (code === op.BPF_JLE) fallR = c + 1;
       }
-      if (fallR > fall.pktRange && c >= 0) fall.pktRange = fallR;
-      if (takenR > taken.pktRange && c >= 0) taken.pktRange = takenR;
+      if (c >= 0 && fallR > (fall.pktRange.get(p.id) ?? 0)) fall.pktRange.set(p.id, fallR);
+      if (c >= 0 && takenR > (taken.pktRange.get(p.id) ?? 0)) taken.pktRange.set(p.id, takenR);
       return 'both';
     }
     if (dst.t !== 'scalar' || src.t !== 'scalar') return 'both';
@@ -497,6 +503,7 @@ class Checker {
       writeReg(insn.dst, is64 ? konst(BigInt(insn.imm)) : konst(BigInt(insn.imm >>> 0)));
       return;
     }
+    if (!x && insn.imm === 0 && (code === op.BPF_DIV || code === op.BPF_MOD)) this.at(pc, 'div by zero', 'EINVAL');
     const d = readReg(insn.dst);
     const s = x ? readReg(insn.src) : konst(BigInt(insn.imm));
     if (d.t !== 'scalar' || s.t !== 'scalar') {
@@ -560,8 +567,10 @@ class Checker {
     }
     if (ptr.t === 'ctx') return this.at(pc, `R${insn.dst} variable ctx access prohibited`);
     if (neg) return this.at(pc, `R${insn.dst} tried to subtract pointer from scalar`);
-    if (sc.umax > 1n << 29n) return this.at(pc, `R${insn.dst} unbounded memory access, make sure to bounds check any such access`.replace(`R${insn.dst} `, `math between ${ptr.t === 'fp' ? 'fp' : ptr.t} pointer and register with unbounded min value is not allowed\nR${insn.dst} `));
-    return { ...ptr, off: ptr.off + Number(sc.umin), umax: ptr.umax + sc.umax - sc.umin };
+    // a variable part: bounds are checked at the access; packet pointers get a new id (their range restarts)
+    const r: Reg = { ...ptr, off: ptr.off + Number(sc.umin), umax: ptr.umax + sc.umax - sc.umin };
+    if (ptr.t === 'pkt') { r.id = this.nextId++; r.off = 0; }
+    return r;
   }
 
   /** A load (write=false) or store through `base`+off of `size` bytes. Returns the loaded value. */
@@ -582,8 +591,23 @@ class Checker {
         return unknown();
       }
       case 'fp': {
-        if (base.umax !== 0n) return this.at(pc, `R${regno} variable stack access prohibited`);
         const frame = s.frames[base.frame]!;
+        if (base.umax !== 0n) {
+          // variable-offset stack access (privileged): every byte it may touch must be in the frame
+          const hi = total + Number(base.umax);
+          if (total < -512 || hi + size > 0) return this.at(pc, `invalid variable-offset ${write ? 'write to' : 'read from'} stack R${regno} var_off=(0x0; 0x${base.umax.toString(16)}) off=${off} size=${size}`);
+          const o = 512 + total, e = 512 + hi + size;
+          frame.depth = Math.max(frame.depth, -total);
+          this.trackDepth(s);
+          if (write) {
+            frame.stack.fill(1, o, e);
+            frame.vals.fill(-1, o, e);
+            for (let b = o >> 3; b <= (e - 1) >> 3; b++) frame.spills[b] = null;
+            return NOT_INIT;
+          }
+          for (let i = o; i < e; i++) if (!frame.stack[i] && !this.allowUninitStack) return this.at(pc, `invalid variable-offset read from stack R${regno}`);
+          return size === 8 ? unknown() : { ...unknown(), umax: (1n << BigInt(size * 8)) - 1n };
+        }
         if (total < -512 || total + size > 0) return this.at(pc, `invalid ${write ? 'write to' : 'read from'} stack R${regno} off=${total} size=${size}`);
         const o = 512 + total;
         frame.depth = Math.max(frame.depth, -total);
@@ -615,8 +639,9 @@ class Checker {
       }
       case 'pkt': {
         if (write) return this.at(pc, `cannot write into packet`);
-        if (total < 0 || total + size + varLen > s.pktRange) {
-          return this.at(pc, `invalid access to packet, off=${total} size=${size}, R${regno}(id=0,off=${base.off},r=${s.pktRange})\nR${regno} offset is outside of the packet`);
+        const range = s.pktRange.get(base.id) ?? 0;
+        if (total < 0 || total + size > range) {
+          return this.at(pc, `invalid access to packet, off=${total} size=${size}, R${regno}(id=${base.id},off=${base.off},r=${range})\nR${regno} offset is outside of the packet`);
         }
         return { ...unknown(), umax: (1n << BigInt(size * 8)) - 1n };
       }
@@ -674,6 +699,10 @@ class Checker {
         case 'key':
         case 'value': {
           if (!map) this.at(pc, `invalid map_ptr to access map->${a}`);
+          if (a === 'value' && (map!.type === BPF_MAP_TYPE_SOCKMAP || map!.type === BPF_MAP_TYPE_SOCKHASH) && reg.t !== 'sock' && reg.t !== 'sock_common') {
+            // sockmap values from programs are sockets (ARG_PTR_TO_BTF_ID_SOCK_COMMON)
+            this.at(pc, `R${r} type=${reg.t} expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_`);
+          }
           const size = a === 'key' ? map!.keySize : map!.valueSize;
           this.checkMemArg(pc, s, r, reg, size, false, a === 'key' ? 'key' : 'value');
           break;
@@ -695,7 +724,10 @@ class Checker {
           break;
         }
         case 'sock_common':
-          if (reg.t !== 'sock' && reg.t !== 'sock_common') this.at(pc, `R${r} type=${reg.t} expected=sock_common, sock`);
+          // ARG_PTR_TO_BTF_ID_SOCK_COMMON | PTR_MAYBE_NULL: a NULL socket gives cookie 0
+          if (reg.t !== 'sock' && reg.t !== 'sock_common' && reg.t !== 'sock_common_or_null' && reg.t !== 'sock_or_null' && !(isConst(reg) && reg.umin === 0n)) {
+            this.at(pc, `R${r} type=${reg.t} expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_`);
+          }
           break;
         case 'any':
           break;
@@ -741,7 +773,7 @@ class Checker {
       if (reg.umax !== 0n) this.at(pc, `R${r} variable stack access prohibited`);
       const f = s.frames[reg.frame]!;
       const off = reg.off;
-      if (off < -512 || off + size > 0) this.at(pc, `invalid indirect access to stack R${r} off=${off} size=${size}`);
+      if (off < -512 || off + size > 0) this.at(pc, `invalid ${uninitOk ? 'write to' : 'read from'} stack R${r} off=${off} size=${size}`, 'EINVAL');
       const o = 512 + off;
       f.depth = Math.max(f.depth, -off);
       this.trackDepth(s);
@@ -763,7 +795,8 @@ class Checker {
     }
     if (reg.t === 'pkt') {
       if (uninitOk) this.at(pc, `R${r} type=pkt expected=fp, map_value`);
-      if (reg.off < 0 || reg.off + size + Number(reg.umax) > s.pktRange) this.at(pc, `invalid access to packet, off=${reg.off} size=${size}, R${r}(id=0,off=${reg.off},r=${s.pktRange})`);
+      const range = s.pktRange.get(reg.id) ?? 0;
+      if (reg.off < 0 || reg.off + size > range) this.at(pc, `invalid access to packet, off=${reg.off} size=${size}, R${r}(id=${reg.id},off=${reg.off},r=${range})`);
       return;
     }
     this.at(pc, `R${r} type=${reg.t} expected=fp, pkt, pkt_meta, map_key, map_value${what === 'mem' ? ', mem, ringbuf_mem, buf' : ''}`);
@@ -801,6 +834,24 @@ class Checker {
       // map_delete_elem on an array loads and fails with -EINVAL at run time
     }
   }
+}
+
+/** The verifier's wording for an instruction the codec refuses (check_reg_arg, do_check, resolve_pseudo_ldimm64). */
+function kernelDecodeMessage(bytes: Uint8Array, e: DecodeError): string {
+  const at = e.index * 8;
+  const code = at < bytes.length ? bytes[at]! : 0;
+  const hex = code.toString(16).padStart(2, '0');
+  const reg = /invalid (?:destination|source) register r(\d+)/.exec(e.reason);
+  if (reg) return `R${reg[1]} is invalid`;
+  if (/second half of lddw|missing its second half/.test(e.reason)) return 'invalid bpf_ld_imm64 insn';
+  if (/unknown|not valid|invalid exit|does not exist/.test(e.reason)) return `unknown opcode ${hex}`;
+  const c = op.cls(code);
+  const o = op.aluOp(code);
+  let name: string;
+  if (c === op.BPF_ALU || c === op.BPF_ALU64) name = o === op.BPF_MOV ? 'BPF_MOV' : o === op.BPF_NEG ? 'BPF_NEG' : o === op.BPF_END ? 'BPF_END' : 'BPF_ALU';
+  else if (c === op.BPF_JMP || c === op.BPF_JMP32) name = o === op.BPF_JA ? 'BPF_JA' : o === op.BPF_CALL ? 'BPF_CALL' : o === op.BPF_EXIT ? 'BPF_EXIT' : 'BPF_JMP/JMP32';
+  else name = ['BPF_LD', 'BPF_LDX', 'BPF_ST', 'BPF_STX'][c] ?? 'BPF_LD';
+  return `${name} uses reserved fields`;
 }
 
 const SIZE: Record<number, number> = { [op.BPF_W]: 4, [op.BPF_H]: 2, [op.BPF_B]: 1, [op.BPF_DW]: 8 };

@@ -100,7 +100,40 @@ test('demo: traffic through a rolling restart with zero failed requests (emulate
   const code = await main(['demo', '--workers', '2', '--requests', '400', '--concurrency', '8', '--backend', 'emulated'], c.io);
   assert.equal(code, 0, c.out() + c.err());
   assert.match(c.out(), /backend: emulated/);
-  assert.match(c.out(), /400 ok, 0 failed/);
-  assert.match(c.out(), /worker +1 █/);
+  const ok = Number(/(\d+) ok, 0 failed/.exec(c.out())?.[1]);
+  assert.ok(ok >= 400, c.out());
+  // traffic reached both generations: the old workers before, the new ones after the restart
+  for (const w of [1, 2, 3, 4]) assert.match(c.out(), new RegExp(`worker +${w} █`));
   assert.match(c.out(), /rolling restart complete: 2 workers replaced/);
+});
+
+/** Run the CLI as an unprivileged user: `nobody` when we are root, else ourselves. */
+function runUnprivileged(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; out: string; err: string }> {
+  const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...asNobody, timeout: timeoutMs });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+test('unprivileged: `reuseport demo` picks the emulated backend by itself and loses nothing', async () => {
+  const r = await runUnprivileged(['demo', '--workers', '2', '--requests', '300', '--concurrency', '6']);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /backend: emulated \(no bpf\(\)/);
+  assert.ok(Number(/(\d+) ok, 0 failed/.exec(r.out)?.[1]) >= 300, r.out);
+  assert.match(r.out, /worker +4 █/);
+});
+
+test('unprivileged: --backend kernel and --user are refused with the fix, exit 1', async () => {
+  const k = await runUnprivileged(['serve', fixture('http_worker.mjs'), '--port', String(nextPort()), '--backend', 'kernel']);
+  assert.equal(k.code, 1);
+  assert.match(k.err, /kernel backend cannot run here/);
+  assert.match(k.err, /fix: run as root/);
+  const u = await runUnprivileged(['serve', fixture('http_worker.mjs'), '--port', String(nextPort()), '--user', 'root']);
+  assert.equal(u.code, 1);
+  assert.match(u.err, /needs a root primary/);
 });

@@ -36,7 +36,8 @@ for (const backend of BACKENDS) {
       s.on('error', reject);
     })));
     assert.deepEqual(new Set(lines), new Set(['cjs 1', 'cjs 2']));
-    const side = nextPort() + 100;
+    const side = nextPort(); // worker 1 listens on side + 1
+    nextPort();
     const g2 = await startGroup(t, { script: fixture('http_worker.mjs'), workers: 1, backend, env: { ...process.env, SIDE_PORT: String(side) } });
     await until(() => g2.workers().length === 1, 'worker');
     const id = g2.workers()[0]!.id;
@@ -75,7 +76,9 @@ for (const backend of BACKENDS) {
 
   test(`rolling restart under continuous load: no failed request, all workers replaced [${backend}]`, async (t) => {
     if (!backendAvailable(t, backend)) return;
-    const g = await startGroup(t, { script: fixture('http_worker.mjs'), workers: 2, backend });
+    // drainGraceMs 0: an old listener closes with connections still queued; the kernel moves
+    // them (SELECT_OR_MIGRATE program) instead of resetting them
+    const g = await startGroup(t, { script: fixture('http_worker.mjs'), workers: 2, backend, drainGraceMs: 0 });
     const before = g.workers().map((w) => w.id);
     let stop = false;
     let ok = 0;
@@ -227,6 +230,17 @@ for (const backend of BACKENDS) {
     const g = new ReuseportGroup({ script: fixture('http_worker.mjs'), port, host: '127.0.0.1', workers: 1, backend, ...FAST });
     await assert.rejects(g.start(), (e: unknown) => e instanceof GroupError && e.code === 'EADDRINUSE' && /ss -/.test(e.hint ?? ''));
   });
+
+  test(`bad input: UDP port already bound elsewhere is refused [${backend}]`, async (t) => {
+    if (!backendAvailable(t, backend)) return;
+    const dgram = await import('node:dgram');
+    const port = nextPort();
+    const holder = dgram.createSocket('udp4');
+    await new Promise<void>((r) => holder.bind(port, '127.0.0.1', () => r()));
+    t.after(() => holder.close());
+    const g = new ReuseportGroup({ script: fixture('udp_echo.mjs'), port, host: '127.0.0.1', proto: 'udp', workers: 1, backend, ...FAST });
+    await assert.rejects(g.start(), (e: unknown) => e instanceof GroupError && e.code === 'EADDRINUSE');
+  });
 }
 
 test('kernel backend: the primary keeps no copy of any worker socket', async (t) => {
@@ -254,3 +268,59 @@ for (const backend of BACKENDS) {
     assert.equal(await portFree(g.port), true);
   });
 }
+
+test('kernel backend: --user runs workers unprivileged while the primary keeps bpf()', async (t) => {
+  if (!backendAvailable(t, 'kernel')) return;
+  if (process.getuid?.() !== 0) return t.skip('needs a root primary');
+  const { readFileSync } = await import('node:fs');
+  const g = await startGroup(t, { script: fixture('http_worker.mjs'), workers: 2, backend: 'kernel', user: 'nobody' });
+  for (const w of g.workers()) {
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${w.pid}/status`, 'utf8'))![1];
+    assert.equal(uid, '65534');
+  }
+  assert.deepEqual(Object.values(await counts(g.port, 4)), [2, 2]);
+});
+
+for (const backend of BACKENDS) {
+  test(`UDP rolling restart: a live flow stays on its old worker, new flows go to the new generation, nothing lost [${backend}]`, async (t) => {
+    if (!backendAvailable(t, backend)) return;
+    const dgram = await import('node:dgram');
+    const g = await startGroup(t, { script: fixture('udp_echo.mjs'), workers: 1, backend, proto: 'udp', host: '::', flowIdleMs: 200 });
+    const open = (): Promise<import('node:dgram').Socket> => new Promise((r) => {
+      const c = dgram.createSocket('udp4');
+      c.bind(0, '127.0.0.1', () => r(c));
+    });
+    const a = await open();
+    const b = await open();
+    t.after(() => { a.close(); b.close(); });
+    const repliesA: string[] = [];
+    a.on('message', (m) => repliesA.push(String(m)));
+    let sent = 0;
+    const tick = setInterval(() => a.send(String(sent++), g.port, '127.0.0.1'), 10);
+    await until(() => repliesA.length >= 5, 'flow A answered');
+    const oldWorker = repliesA[0]!.split(':')[0];
+    const restart = g.rollingRestart();
+    await until(() => g.workers().some((w) => w.generation === 1 && w.state === 'ready'), 'new generation up');
+    const replyB = await new Promise<string>((resolve) => {
+      b.once('message', (m) => resolve(String(m)));
+      b.send('new', g.port, '127.0.0.1');
+    });
+    assert.notEqual(replyB.split(':')[0], oldWorker, 'a new flow reached the draining generation');
+    await sleep(100);
+    assert.ok(repliesA.slice(-5).every((r) => r.startsWith(`${oldWorker}:`)), 'the live flow moved while its worker was draining');
+    clearInterval(tick);
+    await restart;
+    await until(() => repliesA.length === sent, `all ${sent} datagrams of flow A answered (got ${repliesA.length})`, 3000);
+  });
+}
+
+test('crash loop: respawns back off exponentially (initial, 2x, 4x ...)', async (t) => {
+  const g = await startGroup(t, { script: fixture('crash_loop.mjs'), workers: 1, backend: 'emulated', restartBackoff: { initialMs: 40, maxMs: 160, stableMs: 10_000 } });
+  const delays: number[] = [];
+  g.on('warning', (m: string) => {
+    const d = /respawning in (\d+) ms/.exec(m);
+    if (d) delays.push(Number(d[1]));
+  });
+  await until(() => delays.length >= 4, 'four respawns', 8000);
+  assert.deepEqual(delays.slice(0, 4), [40, 80, 160, 160]);
+});

@@ -22,7 +22,8 @@ export function backendAvailable(t: TestContext, backend: TestBackend): boolean 
   return requireKernel(t) !== undefined;
 }
 
-let portSeq = 21000 + (process.pid % 500) * 8;
+// 100 ports per test process, spread by pid: parallel test files never share a port
+let portSeq = 20000 + (process.pid % 100) * 100;
 export const nextPort = (): number => portSeq++;
 
 /** Fast timers so lifecycle tests take well under a second each. */

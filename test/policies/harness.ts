@@ -5,7 +5,7 @@
  * chosen source addresses. `deliveries()` says which listener got what.
  */
 import {
-  AF_INET, POLLIN, IPPROTO_TCP, IPPROTO_UDP, SO_ATTACH_REUSEPORT_EBPF, SO_REUSEPORT, SO_REUSEADDR,
+  AF_INET, AF_INET6, POLLIN, IPPROTO_TCP, IPPROTO_UDP, SO_ATTACH_REUSEPORT_EBPF, SO_REUSEPORT, SO_REUSEADDR,
   SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, type Kernel,
 } from '../../src/kernel/index.js';
 import type { Policy, SteerEntry } from '../../src/policies/index.js';
@@ -29,15 +29,18 @@ export interface Harness {
 
 let nextPort = 20000;
 
-export function makeHarness(kernel: Kernel, proto: 'tcp' | 'udp', n: number, policy: Policy): Harness {
+export function makeHarness(kernel: Kernel, proto: 'tcp' | 'udp', n: number, policy: Policy, family: 4 | 6 = 4): Harness {
+  const af = family === 6 ? AF_INET6 : AF_INET;
+  const any = family === 6 ? '::' : '127.0.0.1';
+  const dst = family === 6 ? '::1' : '127.0.0.1';
   const port = nextPort++;
   const type = proto === 'tcp' ? SOCK_STREAM : SOCK_DGRAM;
   const fds: number[] = [];
   const clients: number[] = [];
   for (let i = 0; i < n; i++) {
-    const fd = kernel.socket(AF_INET, type, proto === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP);
+    const fd = kernel.socket(af, type, proto === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP);
     kernel.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
-    kernel.bind(fd, '127.0.0.1', port);
+    kernel.bind(fd, any, port);
     if (proto === 'tcp') kernel.listen(fd, 128);
     fds.push(fd);
   }
@@ -70,17 +73,17 @@ export function makeHarness(kernel: Kernel, proto: 'tcp' | 'udp', n: number, pol
     steer(slots) {
       steering.setSteerable(slots.map((s) => (typeof s === 'number' ? { slot: s, weight: 1 } : s)));
     },
-    hit(saddr = '127.0.0.1', sport) {
-      const c = kernel.socket(AF_INET, type, proto === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP);
+    hit(saddr = dst, sport) {
+      const c = kernel.socket(af, type, proto === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP);
       kernel.setsockopt(c, SOL_SOCKET, SO_REUSEADDR, 1);
       kernel.bind(c, saddr, sport ?? 0);
       if (proto === 'tcp') {
-        kernel.connect(c, '127.0.0.1', port);
+        kernel.connect(c, dst, port);
         clients.push(c);
       } else {
-        kernel.sendto(c, Uint8Array.of(1, 2, 3, 4), '127.0.0.1', port);
-        if (sport === undefined) kernel.close(c);
-        else clients.push(c);
+        kernel.sendto(c, Uint8Array.of(1, 2, 3, 4), dst, port);
+        // keep it open: a reused ephemeral port would be the same 4-tuple, i.e. the same flow
+        clients.push(c);
       }
       return collect();
     },

@@ -175,6 +175,38 @@ scenario('a user policy: its own program, the group maps by name (always slot 1)
   });
 });
 
+test('sticky over IPv6: one /64 keeps its worker, other /64s spread [linux]', async (t) => {
+  const target = all.find((x) => x.kind === 'linux')!;
+  const k = available(target, t);
+  if (!k) return;
+  const { execFileSync } = await import('node:child_process');
+  // source addresses in 8 different /64s, two hosts each, on lo of this private namespace
+  const nets = Array.from({ length: 8 }, (_, i) => `2001:db8:${i + 1}:0`);
+  for (const n of nets) for (const h of ['1', '2']) execFileSync('ip', ['-6', 'addr', 'add', `${n}::${h}/128`, 'dev', 'lo', 'nodad']);
+  for (const proto of ['tcp', 'udp'] as const) {
+    withHarness6(k, proto, (h) => {
+      h.steer([0, 1, 2, 3]);
+      const seen = new Set<number>();
+      for (const n of nets) {
+        const first = h.hit(`${n}::1`);
+        seen.add(first);
+        assert.equal(h.hit(`${n}::2`), first, `${n}::/64 split across workers (${proto})`);
+        assert.equal(h.hit(`${n}::1`), first);
+      }
+      assert.ok(seen.size >= 2, `8 prefixes all on one worker (${proto})`);
+    });
+  }
+});
+
+function withHarness6(k: Kernel, proto: 'tcp' | 'udp', body: (h: Harness) => void): void {
+  const h = makeHarness(k, proto, 4, sticky, 6);
+  try {
+    body(h);
+  } finally {
+    h.close();
+  }
+}
+
 test('policy names: unknown names are refused with the list of known ones', () => {
   assert.equal(resolvePolicy('round-robin').name, 'round-robin');
   assert.equal(resolvePolicy('least_loaded').name, 'least-loaded');

@@ -6,18 +6,19 @@
  * Each kernel also self-checks: a successful selection delivers to the socket in that slot.
  *
  * Seeded and bounded: REUSEPORT_DIFF_SEED (default: time-derived, printed), REUSEPORT_DIFF_COUNT
- * (default 24 worlds), REUSEPORT_DIFF_BUDGET_MS (default 15000: worlds not started by then are
+ * (default 100 worlds), REUSEPORT_DIFF_BUDGET_MS (default 15000: worlds not started by then are
  * reported as skipped with that reason). Replay a failure with the printed seed.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeWorld, genWorld, iterationSeed, runWorld } from '../support/scenario_diff.js';
+import { describeMigrateWorld, genMigrateWorld, runMigrateWorld } from '../support/scenario_diff_migrate.js';
 import { requireKernel, targets } from '../support/scenario_kernels.js';
 import { ScenarioCtx, todoFor } from '../support/scenario_runner.js';
 import { KNOWN_DIFFERENCES } from './known_differences.js';
 
 const SEED = process.env.REUSEPORT_DIFF_SEED !== undefined ? Number(process.env.REUSEPORT_DIFF_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
-const COUNT = Number(process.env.REUSEPORT_DIFF_COUNT ?? 24);
+const COUNT = Number(process.env.REUSEPORT_DIFF_COUNT ?? 100);
 const BUDGET_MS = Number(process.env.REUSEPORT_DIFF_BUDGET_MS ?? 15_000);
 
 const ts = await targets();
@@ -35,9 +36,12 @@ describe(`differential sim vs linux (REUSEPORT_DIFF_SEED=${SEED})`, () => {
   if (avail.length === 0) return;
   for (let i = 0; i < COUNT; i++) {
     const seed = iterationSeed(SEED, i);
-    const w = genWorld(seed);
+    // every fourth world is a migration world (SELECT_OR_MIGRATE program, shutdowns)
+    const world = i % 4 === 3
+      ? (() => { const m = genMigrateWorld(seed); return { describe: describeMigrateWorld(m), run: (c: ScenarioCtx) => runMigrateWorld(c, m) }; })()
+      : (() => { const m = genWorld(seed); return { describe: describeWorld(m), run: (c: ScenarioCtx) => runWorld(c, m) }; })();
     // a known sim difference marks the world todo (it still runs and reports)
-    const todo = avail.some((t) => t.kind === 'sim') ? todoFor(KNOWN_DIFFERENCES, 'differential', describeWorld(w), 'sim') : undefined;
+    const todo = avail.some((t) => t.kind === 'sim') ? todoFor(KNOWN_DIFFERENCES, 'differential', world.describe, 'sim') : undefined;
     test(`world ${i} (REUSEPORT_DIFF_SEED=${SEED}, world seed ${seed})`, { todo }, async (tc) => {
       if (Date.now() - started > BUDGET_MS) { tc.skip(`time budget of ${BUDGET_MS} ms spent`); return; }
       const traces = new Map<string, string[]>();
@@ -45,9 +49,9 @@ describe(`differential sim vs linux (REUSEPORT_DIFF_SEED=${SEED})`, () => {
         const k = target.fresh();
         const c = new ScenarioCtx(k, target.kind);
         try {
-          runWorld(c, w);
+          world.run(c);
         } catch (e) {
-          (e as Error).message = `[${target.kind}] ${describeWorld(w)} (run seed REUSEPORT_DIFF_SEED=${SEED}, world ${i})\n` +
+          (e as Error).message = `[${target.kind}] ${world.describe} (run seed REUSEPORT_DIFF_SEED=${SEED}, world ${i})\n` +
             `trace so far:\n  ${c.trace.join('\n  ')}\n${(e as Error).message}`;
           throw e;
         } finally {
@@ -59,7 +63,7 @@ describe(`differential sim vs linux (REUSEPORT_DIFF_SEED=${SEED})`, () => {
       const lin = traces.get('linux');
       const sim = traces.get('sim');
       if (lin && sim) {
-        assert.deepEqual(sim, lin, `sim (actual) differs from linux (expected) for ${describeWorld(w)} — replay with REUSEPORT_DIFF_SEED=${SEED}`);
+        assert.deepEqual(sim, lin, `sim (actual) differs from linux (expected) for ${world.describe} — replay with REUSEPORT_DIFF_SEED=${SEED}`);
       }
     });
   }

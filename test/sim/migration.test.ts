@@ -189,3 +189,26 @@ test('request sockets: held ACKs migrate on arrival (hashdance) or on the SYN+AC
     void cs;
   }
 });
+
+test('re-listen after every listener was shut down: a new group without the program (reuseport_resurrect)', () => {
+  const sim = new SimKernel();
+  sim.sysctl('net.ipv4.tcp_migrate_req', '1');
+  const s = servers(sim, 2, 2);
+  const old = sim.socketOf(s.fds[0]!).reuseCb!;
+  sim.setsockopt(s.fds[0]!, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, loadAsm(sim, 'mov %r0, 0\nexit'));
+  throwsErrno(() => sim.connect(sim.socket(AF_INET, SOCK_STREAM), '127.0.0.1', s.port), 'ECONNREFUSED');
+  sim.shutdown(s.fds[1]!, SHUT_RDWR);
+  sim.shutdown(s.fds[0]!, SHUT_RDWR);
+  sim.listen(s.fds[1]!, 8);
+  const fresh = sim.socketOf(s.fds[1]!).reuseCb!;
+  assert.notEqual(fresh, old);
+  assert.equal(fresh.prog, null);
+  sim.connect(sim.socket(AF_INET, SOCK_STREAM), '127.0.0.1', s.port); // no program: accepted
+  assert.equal(acceptAll(sim, s.fds[1]!).length, 1);
+  // while a listener is left, re-listen resurrects into the old group with its program
+  const t = servers(sim, 2, 2);
+  const g = sim.socketOf(t.fds[0]!).reuseCb!;
+  sim.shutdown(t.fds[1]!, SHUT_RDWR);
+  sim.listen(t.fds[1]!, 8);
+  assert.equal(sim.socketOf(t.fds[1]!).reuseCb, g);
+});

@@ -144,3 +144,23 @@ test('hash selection: spread over members; SO_INCOMING_CPU members preferred on 
   }
   void c;
 });
+
+test('capacity: the group grows past INIT_SOCKS (128) by doubling; reuseport ids differ per group', () => {
+  const sim = new SimKernel();
+  const g = group(sim, 130);
+  const reuse = sim.socketOf(g.fds[0]!).reuseCb!;
+  assert.equal(reuse.socks.length, 130);
+  assert.equal(reuse.maxSocks, 256);
+  assert.equal(sim.socketOf(g.fds[129]!).reuseIdx, 129);
+  const other = group(sim, 1);
+  assert.notEqual(sim.socketOf(other.fds[0]!).reuseCb!.reuseportId, reuse.reuseportId);
+});
+
+test('SOCKET_FILTER programs larger than net.core.optmem_max: ENOMEM; SK_REUSEPORT has no limit', () => {
+  const sim = new SimKernel();
+  const g = group(sim, 1);
+  sim.sysctl('net.core.optmem_max', '32');
+  const sf = sim.progLoad({ progType: 1, insns: Uint8Array.from([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]) });
+  throwsErrno(() => sim.setsockopt(g.fds[0]!, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, sf), 'ENOMEM');
+  sim.setsockopt(g.fds[0]!, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, loadAsm(sim, 'mov %r0, 1\nexit'));
+});

@@ -39,7 +39,13 @@ test('control flow: jumps out of range, falling off the end, unreachable code', 
   const bad: Insn[] = [{ opcode: 0xb7, dst: 0, src: 0, off: 0, imm: 1 }, { opcode: 0x8d, dst: 0, src: 0, off: 0, imm: 0 }];
   const bytes = encode(bad);
   bytes[8] = 0xff;
-  throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: bytes }), 'EINVAL', /invalid insn 1/);
+  throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: bytes }), 'EINVAL', /unknown opcode ff/);
+  const raw = (...words: number[][]): Uint8Array => encode(words.map(([opcode, dst, src, off, imm]) => ({ opcode: opcode!, dst: dst ?? 0, src: src ?? 0, off: off ?? 0, imm: imm ?? 0 })));
+  throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: raw([0xb7, 0, 0, 3, 1], [0x95]) }), 'EINVAL', /BPF_MOV uses reserved fields/);
+  throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: raw([0xb7, 11, 0, 0, 1], [0x95]) }), 'EINVAL', /R11 is invalid/);
+  throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: raw([0x18, 1], [0x95]) }), 'EINVAL', /invalid bpf_ld_imm64 insn/);
+  throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: raw([0x8d, 1], [0x95]) }), 'EINVAL', /unknown opcode 8d/);
+  throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: raw([0xb7, 10, 0, 0, 1], [0xb7, 0, 0, 0, 1], [0x95]) }), 'EACCES', /frame pointer is read only/);
 });
 
 test('bounded loops load; a loop whose state never changes is an infinite loop', () => {
@@ -161,4 +167,24 @@ test('ld_imm64 map fds: EBADF for a closed fd; SOCKET_FILTER ld_abs needs r6 = c
   throwsErrno(() => load(sim, 'ldabsw 0\nexit', {}, BPF_PROG_TYPE_SOCKET_FILTER), 'EINVAL', /R6 != pointer to skb/);
   throwsErrno(() => load(sim, 'mov %r6, %r1\nldabsw 0\nexit'), 'EINVAL', /BPF_LD_\[ABS\|IND\] instructions not allowed/);
   load(sim, 'mov %r6, %r1\nldabsw 0\nexit', {}, BPF_PROG_TYPE_SOCKET_FILTER);
+});
+
+test('the log names the refused instruction and is cut to log_size', () => {
+  const sim = new SimKernel();
+  const e = throwsErrno(() => load(sim, 'mov %r0, 1\nldxw %r0, [%r1+36]\nexit'), 'EACCES');
+  assert.match(e.log!, /^1: \(61\) .*\ninvalid bpf_context access off=36 size=4\nprocessed 2 insns \(limit 1000000\)/);
+  assert.equal(e.message.endsWith('invalid bpf_context access off=36 size=4'), true);
+  const short = throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: assemble('exit'), logSize: 8 }), 'EACCES');
+  assert.equal(short.log!.length, 7);
+});
+
+test('variable offsets: bounded stack and packet accesses load, division by constant zero does not', () => {
+  const sim = new SimKernel();
+  load(sim, 'ldxw %r2, [%r1+16]\nand %r2, 7\nmov %r3, %r10\nadd %r3, -8\nadd %r3, %r2\nstb [%r3+0], 1\nmov %r0, 1\nexit');
+  throwsErrno(() => load(sim, 'ldxw %r2, [%r1+16]\nand %r2, 15\nmov %r3, %r10\nadd %r3, -8\nadd %r3, %r2\nstb [%r3+0], 1\nmov %r0, 1\nexit'), 'EACCES', /invalid variable-offset write to stack/);
+  load(sim, 'ldxdw %r2, [%r1+0]\nldxdw %r3, [%r1+8]\nldxw %r4, [%r1+16]\nand %r4, 15\nadd %r2, %r4\nmov %r5, %r2\nadd %r5, 4\nmov %r0, 0\njgt %r5, %r3, +1\nldxw %r0, [%r2+0]\nexit');
+  throwsErrno(() => load(sim, 'ldxdw %r2, [%r1+0]\nldxdw %r3, [%r1+8]\nmov %r5, %r2\nadd %r5, 4\nldxw %r4, [%r1+16]\nand %r4, 15\nadd %r2, %r4\nmov %r0, 0\njgt %r5, %r3, +1\nldxw %r0, [%r2+0]\nexit'), 'EACCES', /outside of the packet/);
+  throwsErrno(() => load(sim, 'mov %r0, 1\nsdiv %r0, 0\nexit'), 'EINVAL', /div by zero/);
+  throwsErrno(() => load(sim, 'mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 9\ncall 26\nexit'), 'EINVAL', /invalid write to stack R3 off=-8 size=9/);
+  load(sim, 'ldxdw %r1, [%r1+48]\ncall get_socket_cookie\nexit'); // NULL-able socket: cookie 0
 });

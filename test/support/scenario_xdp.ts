@@ -101,9 +101,3 @@ export async function expireSynAckTimers(k: Kernel): Promise<void> {
   if (!sim) throw new Error('this SimKernel has no expireSynAckTimers() control');
   sim.expireSynAckTimers();
 }
-
-/** Why a kernel cannot hold ACKs back, or undefined when it can. */
-export function cannotDropAcks(k: Kernel): string | undefined {
-  if (k.kind === 'linux') return undefined;
-  return simControls(k) ? undefined : 'SimKernel lacks holdAcks()/releaseAcks()/expireSynAckTimers()';
-}
