@@ -50,5 +50,9 @@ const ask = (localPort) =>
     s.on('end', () => resolve(d.trim()));
     s.on('error', reject);
   });
-for (const localPort of [40000, 40001, 40002, 40003]) console.log(`from port ${localPort}: ${await ask(localPort)}`);
+// four consecutive client ports from an even base: even, odd, even, odd
+const base = 40000 + 2 * Math.floor(Math.random() * 5000);
+for (let localPort = base; localPort < base + 4; localPort++) {
+  console.log(`from ${localPort % 2 === 0 ? 'even' : 'odd'} port ${localPort}: ${await ask(localPort)}`);
+}
 await group.shutdown();

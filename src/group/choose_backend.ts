@@ -32,7 +32,7 @@ async function emulated(reason: string, proto: Proto): Promise<Backend> {
 
 export async function chooseBackend(requested: BackendKind | 'auto', policy: Policy, proto: Proto): Promise<BackendChoice> {
   const { KernelBackend } = await import('./kernel_backend.js');
-  const { HashBackend } = await import('./hash_backend.js');
+  const { CbpfBackend } = await import('./cbpf_backend.js');
   switch (requested) {
     case 'kernel': {
       const p = await probeKernel();
@@ -47,14 +47,14 @@ export async function chooseBackend(requested: BackendKind | 'auto', policy: Pol
       if (process.platform !== 'linux') {
         throw new GroupError('EBACKEND', `the cbpf backend needs Linux SO_REUSEPORT (this is ${process.platform})`, { hint: 'use --backend emulated' });
       }
-      return { backend: new HashBackend("forced: per-worker SO_REUSEPORT sockets, the kernel's hash picks") };
+      return { backend: new CbpfBackend("forced: per-worker SO_REUSEPORT sockets, the kernel's hash or a classic BPF program picks (no privilege needed)") };
     case 'emulated':
       return { backend: await emulated(`forced: the primary runs policy '${policy.name}' in the simulator and hands connections over`, proto) };
     case 'auto': {
       const p = await probeKernel();
       if (p.ok && p.kernel) return { backend: new KernelBackend(p.kernel, `${p.reason}: SK_REUSEPORT program over per-worker SO_REUSEPORT sockets`) };
-      if (process.platform === 'linux' && policy.name === 'hash') {
-        return { backend: new HashBackend(`no bpf() (${p.reason}): per-worker SO_REUSEPORT sockets with the kernel's own hash`) };
+      if (process.platform === 'linux' && (policy.name === 'hash' || policy.name === 'sticky')) {
+        return { backend: new CbpfBackend(`no bpf() (${p.reason}): per-worker SO_REUSEPORT sockets, ${policy.name === 'hash' ? "the kernel's own hash" : 'a classic BPF program'} picks`) };
       }
       return {
         backend: await emulated(`no bpf() (${p.reason}): the primary runs policy '${policy.name}' in the simulator and hands each connection to its worker`, proto),

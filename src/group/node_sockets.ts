@@ -2,7 +2,7 @@
  * The worker's own SO_REUSEPORT sockets for the kernel backends, created through FFI (Node 20
  * has no reusePort) and handed to Node by fd (src/linux/node.ts). The worker owns the fd.
  */
-import { SOCK_DGRAM, SOCK_STREAM } from '../kernel/index.js';
+import { SO_ATTACH_REUSEPORT_CBPF, SO_DETACH_REUSEPORT_BPF, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, SysError } from '../kernel/index.js';
 import { createReuseportSocket, defaultKernel } from '../linux/index.js';
 import type { ListenerFactory } from './worker_runtime.js';
 
@@ -13,5 +13,16 @@ export function listenerFactory(): ListenerFactory {
   return {
     tcp: (host, port, backlog) => createReuseportSocket(kernel, SOCK_STREAM, { host, port, backlog, ipv6Only: v6only(host) }),
     udp: (host, port) => createReuseportSocket(kernel, SOCK_DGRAM, { host, port, ipv6Only: v6only(host) }),
+    attachClassic: (fd, filter) => {
+      if (filter.length > 0) {
+        kernel.setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, filter);
+        return;
+      }
+      try {
+        kernel.setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, 0);
+      } catch (err) {
+        if (!(err instanceof SysError && err.code === 'ENOENT')) throw err; // nothing attached
+      }
+    },
   };
 }

@@ -37,7 +37,9 @@ export type ToWorker =
   | { rp: 'drain'; graceMs: number; flowIdleMs: number }
   | { rp: 'conn' }                         // + net.Socket handle (emulated TCP)
   | { rp: 'dgram'; data: Uint8Array; address: string; family: string; port: number }
-  | { rp: 'sent'; id: number; error?: string };
+  | { rp: 'sent'; id: number; error?: string }
+  /** cbpf backend: attach this classic program (empty: detach) through your own socket. */
+  | { rp: 'attach-cbpf'; filter: Uint8Array; workers: number };
 
 // worker -> primary
 export type FromWorker =
@@ -46,6 +48,8 @@ export type FromWorker =
   | { rp: 'pong'; seq: number; stats: WorkerStats }
   | { rp: 'load'; load: number; stats: WorkerStats }
   | { rp: 'drained' }
+  | { rp: 'warn'; message: string }
+  | { rp: 'cbpf-attached'; workers: number }
   | { rp: 'send'; id: number; data: Uint8Array; address: string; port: number };
 
 export function isFromWorker(m: unknown): m is FromWorker {

@@ -150,7 +150,8 @@ export class ReuseportGroup extends EventEmitter {
       respawn: options.respawn ?? true,
       backlog: int(options.backlog, 'backlog', 1, 65535, 511),
     };
-    this.drainGraceMs = int(options.drainGraceMs, 'drainGraceMs', 0, 3_600_000, -1 as unknown as number);
+    // -1: chosen with the backend in start() (100 ms for kernel TCP, else 0)
+    this.drainGraceMs = options.drainGraceMs === undefined ? -1 : int(options.drainGraceMs, 'drainGraceMs', 0, 3_600_000, 0);
     const user = options.user !== undefined ? resolveUser(options.user) : undefined;
     if (user && !canSwitchUser()) {
       throw new GroupError('EPRIVILEGE', `running workers as user '${String(options.user)}' needs a root primary`, {
@@ -340,6 +341,13 @@ export class ReuseportGroup extends EventEmitter {
       }
       case 'send':
         this.backend?.send?.(w, msg);
+        break;
+      case 'warn':
+        this.emit('warning', msg.message);
+        break;
+      case 'cbpf-attached':
+        // cbpf backend: a worker attached the classic program for the current worker count
+        this.emit('program-attached', { policy: this.policy.name, workers: msg.workers, worker: w.id });
         break;
     }
   }

@@ -17,6 +17,8 @@ type AnyFn = (...a: any[]) => any;
 export interface ListenerFactory {
   tcp(host: string, port: number, backlog: number): number;
   udp(host: string, port: number): number;
+  /** SO_ATTACH_REUSEPORT_CBPF with sock_filter bytes; empty: SO_DETACH_REUSEPORT_BPF. */
+  attachClassic(fd: number, filter: Uint8Array): void;
 }
 
 interface Intercepted {
@@ -25,6 +27,8 @@ interface Intercepted {
   socket?: dgram.Socket;
   /** Emulated TCP: the fake listening handle whose onconnection gets the handed-over sockets. */
   fake?: FakeHandle;
+  /** Kernel backends: this worker's own SO_REUSEPORT socket. */
+  fd?: number;
   closed: boolean;
 }
 
@@ -164,6 +168,7 @@ function listenIntercepted(server: net.Server, req: ListenRequest, origListen: A
         reportListenError(server, err);
         return;
       }
+      entry.fd = fd;
       server.once('listening', () => send({ rp: 'listening', proto: 'tcp', fd, port: groupPort, address: groupHost }));
       origListen.call(server, { fd, backlog });
     },
@@ -208,6 +213,7 @@ function bindIntercepted(socket: dgram.Socket, req: ListenRequest, origBind: Any
         reportListenError(socket, err);
         return;
       }
+      entry.fd = fd;
       socket.once('listening', () => send({ rp: 'listening', proto: 'udp', fd, port: groupPort, address: groupHost }));
       origBind.call(socket, { fd });
     },
@@ -353,6 +359,17 @@ function onMessage(msg: unknown, handle: unknown): void {
     case 'drain':
       drain(msg.graceMs, msg.flowIdleMs);
       break;
+    case 'attach-cbpf': {
+      const entry = intercepted.find((e) => !e.closed && e.fd !== undefined);
+      if (!entry || !factory) break;
+      try {
+        factory.attachClassic(entry.fd!, msg.filter);
+        send({ rp: 'cbpf-attached', workers: msg.workers });
+      } catch (err) {
+        send({ rp: 'warn', message: `worker ${process.env[ENV.id]}: classic program not attached: ${(err as Error).message}` });
+      }
+      break;
+    }
   }
 }
 

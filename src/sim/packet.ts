@@ -89,6 +89,7 @@ export function writeL3(p: Packet, bytes: Uint8Array, dv: DataView): void {
   } else {
     bytes[n] = 0x45;
     dv.setUint16(n + 2, 20 + l4len);
+    dv.setUint16(n + 4, ipIdent(p)); // ip_select_ident: a hashed per-destination counter
     dv.setUint16(n + 6, 0x4000); // DF
     bytes[n + 8] = 64;
     bytes[n + 9] = p.protocol;
@@ -110,26 +111,48 @@ export function writeL4(p: Packet, bytes: Uint8Array, dv: DataView): number {
     dv.setUint32(t + 4, p.seq >>> 0);
     bytes[t + 12] = (l4h / 4) << 4;
     bytes[t + 13] = p.tcpFlags;
-    dv.setUint16(t + 14, 65495); // loopback window (MSS 65495)
+    const mss = p.v6 ? 65476 : 65495; // loopback MTU 65536 minus IP and TCP headers
+    dv.setUint16(t + 14, mss);
+    dv.setUint16(t + 16, pseudoHeaderSum(p, l4len));
     let o = t + 20;
     if (p.synOptions) {
-      bytes[o++] = 2; bytes[o++] = 4; dv.setUint16(o, 65495); o += 2; // MSS
+      bytes[o++] = 2; bytes[o++] = 4; dv.setUint16(o, mss); o += 2; // MSS
       bytes[o++] = 4; bytes[o++] = 2; // SACK permitted
       bytes[o++] = 8; bytes[o++] = 10; dv.setUint32(o, p.tsval >>> 0); o += 4; dv.setUint32(o, 0); o += 4; // timestamps
       bytes[o++] = 1; // NOP
-      bytes[o++] = 3; bytes[o++] = 3; bytes[o++] = 7; // window scale 7
+      bytes[o++] = 3; bytes[o++] = 3; bytes[o++] = 10; // window scale (10 with this machine's tcp_rmem)
     } else {
       bytes[o++] = 1; bytes[o++] = 1; bytes[o++] = 8; bytes[o++] = 10;
       dv.setUint32(o, p.tsval >>> 0); o += 4; dv.setUint32(o, 0); o += 4;
     }
   } else {
     dv.setUint16(t + 4, l4len);
-    dv.setUint16(t + 6, 0);
+    dv.setUint16(t + 6, pseudoHeaderSum(p, l4len));
   }
   const pl = p.payload;
   if (pl.length <= 16) for (let i = 0; i < pl.length; i++) bytes[t + l4h + i] = pl[i]!;
   else bytes.set(pl, t + l4h);
   return t + l4len;
+}
+
+let identCounter = 0;
+function ipIdent(p: Packet): number {
+  identCounter = (identCounter + 1) & 0xffff;
+  return ((p.hash >>> 7) ^ (p.hash << 3) ^ identCounter * 0x9e37) & 0xffff;
+}
+
+/**
+ * Loopback packets carry CHECKSUM_PARTIAL: the L4 checksum field holds the folded pseudo-header
+ * sum (addresses, protocol, L4 length), as seen on 6.18.
+ */
+export function pseudoHeaderSum(p: Packet, l4len: number): number {
+  let sum = p.protocol + l4len;
+  const add16 = (a: Uint8Array, from: number, to: number): void => {
+    for (let i = from; i < to; i += 2) sum += (a[i]! << 8) | a[i + 1]!;
+  };
+  if (p.v6) { add16(p.saddr.bytes, 0, 16); add16(p.daddr.bytes, 0, 16); } else { add16(p.saddr.bytes, 12, 16); add16(p.daddr.bytes, 12, 16); }
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
 }
 
 function ipChecksum(b: Uint8Array, off: number, len: number): number {

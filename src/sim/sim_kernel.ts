@@ -340,11 +340,13 @@ export class SimKernel implements Kernel {
           throw new SysError(sc, f ? 22 : 9, log.trim(), log);
         }
         if (src === op.BPF_PSEUDO_MAP_VALUE) {
+          // map_direct_value_addr(): ARRAY only, with max_entries 1 (ENOTSUPP) and off < value_size (EINVAL)
           const off = dv.getUint32(i * 8 + 12, true);
-          if (f.map.type !== 2 || off >= f.map.valueSize) {
-            const log = f.map.type !== 2 ? 'map type does not support direct value access\n' : `invalid access to map value pointer, value_size=${f.map.valueSize} off=${off}\n`;
-            throw new SysError(sc, f.map.type !== 2 ? 22 : 13, log.trim(), log);
-          }
+          let why: [number, string] | null = null;
+          if (f.map.type !== 2) why = [ERRNO.EINVAL, 'no direct value access support for this map type'];
+          else if (f.map.maxEntries !== 1) why = [ERRNO.ENOTSUPP, `invalid access to map value pointer, value_size=${f.map.valueSize} off=${off}`];
+          else if (off >= f.map.valueSize) why = [ERRNO.EINVAL, `invalid access to map value pointer, value_size=${f.map.valueSize} off=${off}`];
+          if (why) throw new SysError(sc, why[0], why[1], `${why[1]}\n`);
         }
         mapAt.set(i, f.map);
         i++;

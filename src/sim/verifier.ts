@@ -41,12 +41,33 @@ interface Reg {
   id: number;
   /** Frame a stack pointer points into. */
   frame: number;
+  /** Known trailing zero bits of a scalar, or of a pointer's variable part (a tnum in brief). */
+  align?: number;
+  /** Packet pointers: bytes verified readable from this pointer (reg->range). */
+  range?: number;
 }
 
 const U64_MAX = (1n << 64n) - 1n;
 const NOT_INIT: Reg = { t: 'not_init', off: 0, umin: 0n, umax: U64_MAX, id: 0, frame: 0 };
 const unknown = (): Reg => ({ t: 'scalar', off: 0, umin: 0n, umax: U64_MAX, id: 0, frame: 0 });
-const konst = (v: bigint): Reg => { const x = BigInt.asUintN(64, v); return { t: 'scalar', off: 0, umin: x, umax: x, id: 0, frame: 0 }; };
+const konst = (v: bigint): Reg => { const x = BigInt.asUintN(64, v); return { t: 'scalar', off: 0, umin: x, umax: x, id: 0, frame: 0, align: tz(x) }; };
+/** Trailing zero bits of a constant (16 for 0: "aligned enough"). */
+function tz(x: bigint): number {
+  if (x === 0n) return 16;
+  let n = 0;
+  while (n < 16 && ((x >> BigInt(n)) & 1n) === 0n) n++;
+  return n;
+}
+const alignOf = (r: Reg): number => (isConstReg(r) ? tz(r.umin) : r.align ?? 0);
+const isConstReg = (r: Reg): boolean => r.t === 'scalar' && r.umin === r.umax;
+/** The tnum mask a bounded variable part prints as. */
+function tnumMask(umax: bigint, align: number): string {
+  let m = 1n;
+  while (m <= umax) m <<= 1n;
+  m -= 1n;
+  m &= ~((1n << BigInt(Math.min(align, 16))) - 1n);
+  return `(0x0; 0x${m.toString(16)})`;
+}
 const isConst = (r: Reg): boolean => r.t === 'scalar' && r.umin === r.umax;
 
 interface Frame {
@@ -68,8 +89,7 @@ interface State {
   /** The last state seen at each loop head on this path (infinite-loop detection). */
   loops: Map<number, string>;
   frames: Frame[];
-  /** Verified packet range per packet-pointer id (0: pointers without a variable part). */
-  pktRange: Map<number, number>;
+
   refs: number[];
 }
 
@@ -231,7 +251,7 @@ class Checker {
     for (let r = 0; r <= 10; r++) regs.push({ ...NOT_INIT });
     regs[1] = { ...NOT_INIT, t: 'ctx', off: 0, umin: 0n, umax: 0n };
     regs[10] = { ...NOT_INIT, t: 'fp', off: 0, umin: 0n, umax: 0n, frame: 0 };
-    const init: State = { pc: 0, loops: new Map(), frames: [{ regs, stack: new Uint8Array(512), vals: new Int16Array(512).fill(-1), spills: new Array(64).fill(null), ret: -1, depth: 0 }], pktRange: new Map(), refs: [] };
+    const init: State = { pc: 0, loops: new Map(), frames: [{ regs, stack: new Uint8Array(512), vals: new Int16Array(512).fill(-1), spills: new Array(64).fill(null), ret: -1, depth: 0 }], refs: [] };
     const work: State[] = [init];
     while (work.length) {
       const s = work.pop()!;
@@ -241,9 +261,9 @@ class Checker {
   }
 
   private key(s: State): string {
-    const f = s.frames.map((fr) => fr.regs.map((r) => `${r.t}:${r.off}:${r.umin}:${r.umax}:${r.map?.id ?? ''}:${r.id}`).join(',') +
+    const f = s.frames.map((fr) => fr.regs.map((r) => `${r.t}:${r.off}:${r.umin}:${r.umax}:${r.map?.id ?? ''}:${r.id}:${r.range ?? ''}:${r.align ?? ''}`).join(',') +
       '|' + Buffer.from(fr.stack.subarray(512 - fr.depth)).toString('base64') + '|' + fr.vals.subarray(512 - fr.depth).join(',') + '|' + fr.spills.slice(64 - ((fr.depth + 7) >> 3)).map((x) => (x ? `${x.t}${x.off}${x.umin}${x.umax}` : '')).join(',') + '|' + fr.ret);
-    return `${f.join('#')}|${[...s.pktRange].join(';')}|${s.refs.join(',')}`;
+    return `${f.join('#')}|${s.refs.join(',')}`;
   }
 
   private clone(s: State): State {
@@ -251,7 +271,6 @@ class Checker {
       pc: s.pc,
       loops: new Map(s.loops),
       frames: s.frames.map((f) => ({ regs: f.regs.map((r) => ({ ...r })), stack: f.stack.slice(), vals: f.vals.slice(), spills: f.spills.map((x) => (x ? { ...x } : null)), ret: f.ret, depth: f.depth })),
-      pktRange: new Map(s.pktRange),
       refs: [...s.refs],
     };
   }
@@ -402,6 +421,11 @@ class Checker {
       this.markNull(notNull, dst.id, false);
       return 'both';
     }
+    // a pointer that cannot be NULL compared with 0: only one branch is possible (is_branch_taken)
+    const notNull = dst.t === 'sock' || dst.t === 'sock_common' || dst.t === 'map_value' || dst.t === 'map_ptr';
+    if (notNull && isConst(src) && src.umin === 0n && (code === op.BPF_JEQ || code === op.BPF_JNE)) {
+      return code === op.BPF_JEQ ? 'fall' : 'taken';
+    }
     // packet range from comparisons with pkt_end
     if ((dst.t === 'pkt' && src.t === 'pkt_end') || (dst.t === 'pkt_end' && src.t === 'pkt')) {
       const p = dst.t === 'pkt' ? dst : src;
@@ -415,8 +439,16 @@ class Checker {
         if (code === op.BPF_JGT) takenR = c + 1; else if (code === op.BPF_JGE) takenR = c;
         else if (code === op.BPF_JLT) fallR = c; else if (code === op.BPF_JLE) fallR = c + 1;
       }
-      if (c >= 0 && fallR > (fall.pktRange.get(p.id) ?? 0)) fall.pktRange.set(p.id, fallR);
-      if (c >= 0 && takenR > (taken.pktRange.get(p.id) ?? 0)) taken.pktRange.set(p.id, takenR);
+      // find_good_pkt_pointers(): every packet pointer with this id learns the range
+      const mark = (st: State, range: number): void => {
+        if (range < 0 || c < 0) return;
+        for (const f of st.frames) {
+          for (const r of f.regs) if (r.t === 'pkt' && r.id === p.id && (r.range ?? 0) < range) r.range = range;
+          for (const r of f.spills) if (r && r.t === 'pkt' && r.id === p.id && (r.range ?? 0) < range) r.range = range;
+        }
+      };
+      mark(fall, fallR);
+      mark(taken, takenR);
       return 'both';
     }
     if (dst.t !== 'scalar' || src.t !== 'scalar') return 'both';
@@ -541,7 +573,13 @@ class Checker {
     else if (code === op.BPF_ADD && d.umax <= mask && s.umax <= mask && d.umax + s.umax <= mask) { lo = d.umin + s.umin; hi = d.umax + s.umax; }
     else if (code === op.BPF_DIV && isConst(s) && s.umin !== 0n && insn.off === 0 && d.umax <= mask) hi = d.umax / s.umin;
     if (!is64 && hi > 0xffffffffn) hi = 0xffffffffn;
-    writeReg(insn.dst, { ...unknown(), umin: lo, umax: hi });
+    let align = 0;
+    if (code === op.BPF_AND) align = Math.max(alignOf(d), alignOf(s));
+    else if (code === op.BPF_LSH && isConst(s)) align = alignOf(d) + Number(s.umin & 63n);
+    else if (code === op.BPF_MUL && isConst(s)) align = alignOf(d) + tz(s.umin);
+    else if (code === op.BPF_ADD || code === op.BPF_SUB || code === op.BPF_OR || code === op.BPF_XOR) align = Math.min(alignOf(d), alignOf(s));
+    if (code === op.BPF_LSH && isConst(s) && d.umax <= mask) { const sh = s.umin & 63n; if ((d.umax << sh) <= mask) { lo = d.umin << sh; hi = d.umax << sh; } }
+    writeReg(insn.dst, { ...unknown(), umin: lo, umax: hi, align: Math.min(align, 16) });
   }
 
   private ptrArith(pc: number, insn: Insn, code: number, d: Reg, s: Reg): Reg {
@@ -568,8 +606,8 @@ class Checker {
     if (ptr.t === 'ctx') return this.at(pc, `R${insn.dst} variable ctx access prohibited`);
     if (neg) return this.at(pc, `R${insn.dst} tried to subtract pointer from scalar`);
     // a variable part: bounds are checked at the access; packet pointers get a new id (their range restarts)
-    const r: Reg = { ...ptr, off: ptr.off + Number(sc.umin), umax: ptr.umax + sc.umax - sc.umin };
-    if (ptr.t === 'pkt') { r.id = this.nextId++; r.off = 0; }
+    const r: Reg = { ...ptr, off: ptr.off + Number(sc.umin), umax: ptr.umax + sc.umax - sc.umin, align: Math.min(ptr.umax === 0n ? 16 : ptr.align ?? 0, alignOf(sc)) };
+    if (ptr.t === 'pkt') { r.id = this.nextId++; r.off = 0; r.range = 0; }
     return r;
   }
 
@@ -593,9 +631,15 @@ class Checker {
       case 'fp': {
         const frame = s.frames[base.frame]!;
         if (base.umax !== 0n) {
-          // variable-offset stack access (privileged): every byte it may touch must be in the frame
+          // variable-offset stack access (privileged): aligned for every value, every byte inside the frame
+          const varOff = tnumMask(base.umax, base.align ?? 0);
+          if (size > 1 && (total % size !== 0 || (1 << Math.min(base.align ?? 0, 16)) < size)) {
+            return this.at(pc, `misaligned stack access off ${varOff}+${base.off}+${off} size ${size}`);
+          }
           const hi = total + Number(base.umax);
-          if (total < -512 || hi + size > 0) return this.at(pc, `invalid variable-offset ${write ? 'write to' : 'read from'} stack R${regno} var_off=(0x0; 0x${base.umax.toString(16)}) off=${off} size=${size}`);
+          if (total < -512 || hi + size > 0) {
+            return this.at(pc, `invalid variable-offset ${write ? 'write to' : 'read from'} stack R${regno} var_off=${varOff} off=${total} size=${size}`, total >= 0 || total < -512 ? 'EACCES' : 'EINVAL');
+          }
           const o = 512 + total, e = 512 + hi + size;
           frame.depth = Math.max(frame.depth, -total);
           this.trackDepth(s);
@@ -608,7 +652,9 @@ class Checker {
           for (let i = o; i < e; i++) if (!frame.stack[i] && !this.allowUninitStack) return this.at(pc, `invalid variable-offset read from stack R${regno}`);
           return size === 8 ? unknown() : { ...unknown(), umax: (1n << BigInt(size * 8)) - 1n };
         }
-        if (total < -512 || total + size > 0) return this.at(pc, `invalid ${write ? 'write to' : 'read from'} stack R${regno} off=${total} size=${size}`);
+        // stack accesses are always strictly aligned (check_ptr_alignment, before the bounds)
+        if (total % size !== 0) return this.at(pc, `misaligned stack access off 0+${base.off}+${off} size ${size}`);
+        if (total < -512 || total + size > 0) return this.at(pc, `invalid ${write ? 'write to' : 'read from'} stack R${regno} off=${total} size=${size}`, total >= 0 || total < -512 ? 'EACCES' : 'EINVAL');
         const o = 512 + total;
         frame.depth = Math.max(frame.depth, -total);
         this.trackDepth(s);
@@ -634,12 +680,21 @@ class Checker {
         }
         const sp = frame.spills[o >> 3];
         if (sp && size === 8 && o % 8 === 0) return { ...sp };
+        // bytes of known value (STACK_ZERO, spilled constants) read back as a constant
+        let known = true;
+        let v = 0n;
+        for (let i = size - 1; i >= 0; i--) {
+          const b = frame.vals[o + i]!;
+          if (b < 0) { known = false; break; }
+          v = (v << 8n) | BigInt(b);
+        }
+        if (known) return konst(v);
         if (sp && sp.t !== 'scalar') return this.at(pc, `invalid size of register fill`);
         return size === 8 ? unknown() : { ...unknown(), umax: (1n << BigInt(size * 8)) - 1n };
       }
       case 'pkt': {
         if (write) return this.at(pc, `cannot write into packet`);
-        const range = s.pktRange.get(base.id) ?? 0;
+        const range = base.range ?? 0;
         if (total < 0 || total + size > range) {
           return this.at(pc, `invalid access to packet, off=${total} size=${size}, R${regno}(id=${base.id},off=${base.off},r=${range})\nR${regno} offset is outside of the packet`);
         }
@@ -717,7 +772,7 @@ class Checker {
           break;
         case 'size': {
           if (reg.t !== 'scalar') this.at(pc, `R${r} type=${reg.t} expected=scalar`);
-          if (reg.umax === 0n) this.at(pc, `R${r} invalid zero-sized read`);
+          if (reg.umin === 0n) this.at(pc, `R${r} invalid zero-sized read: u64=[${reg.umin},${reg.umax}]`);
           if (reg.umax > 0xffffn * 16n) this.at(pc, `R${r} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
           const m = regs[memReg]!;
           this.checkMemArg(pc, s, memReg, m, Number(reg.umax), !memInit, 'mem');
@@ -773,7 +828,8 @@ class Checker {
       if (reg.umax !== 0n) this.at(pc, `R${r} variable stack access prohibited`);
       const f = s.frames[reg.frame]!;
       const off = reg.off;
-      if (off < -512 || off + size > 0) this.at(pc, `invalid ${uninitOk ? 'write to' : 'read from'} stack R${r} off=${off} size=${size}`, 'EINVAL');
+      // check_stack_access_within_bounds: a start outside the frame is EACCES, an end past it EINVAL
+      if (off < -512 || off + size > 0) this.at(pc, `invalid ${uninitOk ? 'write to' : 'read from'} stack R${r} off=${off} size=${size}`, off >= 0 || off < -512 ? 'EACCES' : 'EINVAL');
       const o = 512 + off;
       f.depth = Math.max(f.depth, -off);
       this.trackDepth(s);
@@ -795,7 +851,7 @@ class Checker {
     }
     if (reg.t === 'pkt') {
       if (uninitOk) this.at(pc, `R${r} type=pkt expected=fp, map_value`);
-      const range = s.pktRange.get(reg.id) ?? 0;
+      const range = reg.range ?? 0;
       if (reg.off < 0 || reg.off + size > range) this.at(pc, `invalid access to packet, off=${reg.off} size=${size}, R${r}(id=${reg.id},off=${reg.off},r=${range})`);
       return;
     }

@@ -324,3 +324,28 @@ test('crash loop: respawns back off exponentially (initial, 2x, 4x ...)', async 
   await until(() => delays.length >= 4, 'four respawns', 8000);
   assert.deepEqual(delays.slice(0, 4), [40, 80, 160, 160]);
 });
+
+test('cbpf backend (no privilege needed): sticky as a classic BPF program keeps each client on its worker', async (t) => {
+  if (process.platform !== 'linux') return t.skip('SO_REUSEPORT groups need Linux');
+  const g = new ReuseportGroup({ script: fixture('http_worker.mjs'), port: nextPort(), host: '127.0.0.1', workers: 3, backend: 'cbpf', policy: 'sticky', ...FAST });
+  t.after(() => g.shutdown());
+  // a worker attaches the classic program (for 3 sockets) once the last one has joined
+  const attached = new Promise<void>((resolve) => g.on('program-attached', (a: { workers: number }) => a.workers === 3 && resolve()));
+  await g.start();
+  await attached;
+  assert.equal(g.backendKind, 'cbpf');
+  const seen = new Set<string>();
+  for (let host = 2; host <= 13; host++) {
+    const addr = `127.0.0.${host}`;
+    const first = (await get(g.port, '/', false, addr)).worker;
+    seen.add(first);
+    for (let i = 0; i < 2; i++) assert.equal((await get(g.port, '/', false, addr)).worker, first, `${addr} moved`);
+  }
+  assert.ok(seen.size >= 2, `12 client addresses all on worker ${[...seen]}`);
+});
+
+test('cbpf backend: a policy that needs maps is refused with the alternatives', async () => {
+  if (process.platform !== 'linux') return;
+  const g = new ReuseportGroup({ script: fixture('http_worker.mjs'), port: nextPort(), host: '127.0.0.1', workers: 1, backend: 'cbpf', policy: 'round-robin', ...FAST });
+  await assert.rejects(g.start(), (e: unknown) => e instanceof GroupError && e.code === 'EBACKEND' && /sticky/.test(e.hint ?? ''));
+});

@@ -50,9 +50,9 @@ export interface Reply {
   body: string;
 }
 
-export function get(port: number, path = '/', agent: http.Agent | false = false): Promise<Reply> {
+export function get(port: number, path = '/', agent: http.Agent | false = false, localAddress?: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent, headers: agent ? {} : { connection: 'close' } }, (res) => {
+    http.get({ host: '127.0.0.1', port, path, agent, localAddress, headers: agent ? {} : { connection: 'close' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));

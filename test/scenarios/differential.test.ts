@@ -13,6 +13,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeWorld, genWorld, iterationSeed, runWorld } from '../support/scenario_diff.js';
 import { describeMigrateWorld, genMigrateWorld, runMigrateWorld } from '../support/scenario_diff_migrate.js';
+import { describeSocketWorld, genSocketWorld, runSocketWorld } from '../support/scenario_diff_sockets.js';
 import { requireKernel, targets } from '../support/scenario_kernels.js';
 import { ScenarioCtx, todoFor } from '../support/scenario_runner.js';
 import { KNOWN_DIFFERENCES } from './known_differences.js';
@@ -37,9 +38,12 @@ describe(`differential sim vs linux (REUSEPORT_DIFF_SEED=${SEED})`, () => {
   for (let i = 0; i < COUNT; i++) {
     const seed = iterationSeed(SEED, i);
     // every fourth world is a migration world (SELECT_OR_MIGRATE program, shutdowns)
+    // (and every fourth, offset 1, a socket-API world: the calls groups are built from)
     const world = i % 4 === 3
       ? (() => { const m = genMigrateWorld(seed); return { describe: describeMigrateWorld(m), run: (c: ScenarioCtx) => runMigrateWorld(c, m) }; })()
-      : (() => { const m = genWorld(seed); return { describe: describeWorld(m), run: (c: ScenarioCtx) => runWorld(c, m) }; })();
+      : i % 4 === 1
+        ? (() => { const m = genSocketWorld(seed); return { describe: describeSocketWorld(m), run: (c: ScenarioCtx) => runSocketWorld(c, m) }; })()
+        : (() => { const m = genWorld(seed); return { describe: describeWorld(m), run: (c: ScenarioCtx) => runWorld(c, m) }; })();
     // a known sim difference marks the world todo (it still runs and reports)
     const todo = avail.some((t) => t.kind === 'sim') ? todoFor(KNOWN_DIFFERENCES, 'differential', world.describe, 'sim') : undefined;
     test(`world ${i} (REUSEPORT_DIFF_SEED=${SEED}, world seed ${seed})`, { todo }, async (tc) => {

@@ -181,10 +181,29 @@ test('the log names the refused instruction and is cut to log_size', () => {
 test('variable offsets: bounded stack and packet accesses load, division by constant zero does not', () => {
   const sim = new SimKernel();
   load(sim, 'ldxw %r2, [%r1+16]\nand %r2, 7\nmov %r3, %r10\nadd %r3, -8\nadd %r3, %r2\nstb [%r3+0], 1\nmov %r0, 1\nexit');
-  throwsErrno(() => load(sim, 'ldxw %r2, [%r1+16]\nand %r2, 15\nmov %r3, %r10\nadd %r3, -8\nadd %r3, %r2\nstb [%r3+0], 1\nmov %r0, 1\nexit'), 'EACCES', /invalid variable-offset write to stack/);
+  throwsErrno(() => load(sim, 'ldxw %r2, [%r1+16]\nand %r2, 15\nmov %r3, %r10\nadd %r3, -8\nadd %r3, %r2\nstb [%r3+0], 1\nmov %r0, 1\nexit'), 'EINVAL', /invalid variable-offset write to stack R3 var_off=\(0x0; 0xf\) off=-8 size=1/);
+  throwsErrno(() => load(sim, 'ldxw %r2, [%r1+16]\nand %r2, 3\nmov %r3, %r10\nadd %r3, -16\nadd %r3, %r2\nsth [%r3+0], 1\nmov %r0, 1\nexit'), 'EACCES', /misaligned stack access off \(0x0; 0x3\)\+-16\+0 size 2/);
+  load(sim, 'ldxw %r2, [%r1+16]\nand %r2, 3\nlsh %r2, 2\nmov %r3, %r10\nadd %r3, -16\nadd %r3, %r2\nstw [%r3+0], 1\nmov %r0, 1\nexit');
+  throwsErrno(() => load(sim, 'ldxw %r0, [%r10-6]\nexit'), 'EACCES', /misaligned stack access off 0\+0\+-6 size 4/);
   load(sim, 'ldxdw %r2, [%r1+0]\nldxdw %r3, [%r1+8]\nldxw %r4, [%r1+16]\nand %r4, 15\nadd %r2, %r4\nmov %r5, %r2\nadd %r5, 4\nmov %r0, 0\njgt %r5, %r3, +1\nldxw %r0, [%r2+0]\nexit');
   throwsErrno(() => load(sim, 'ldxdw %r2, [%r1+0]\nldxdw %r3, [%r1+8]\nmov %r5, %r2\nadd %r5, 4\nldxw %r4, [%r1+16]\nand %r4, 15\nadd %r2, %r4\nmov %r0, 0\njgt %r5, %r3, +1\nldxw %r0, [%r2+0]\nexit'), 'EACCES', /outside of the packet/);
   throwsErrno(() => load(sim, 'mov %r0, 1\nsdiv %r0, 0\nexit'), 'EINVAL', /div by zero/);
   throwsErrno(() => load(sim, 'mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 9\ncall 26\nexit'), 'EINVAL', /invalid write to stack R3 off=-8 size=9/);
   load(sim, 'ldxdw %r1, [%r1+48]\ncall get_socket_cookie\nexit'); // NULL-able socket: cookie 0
+});
+
+test('direct map value access (global data): ARRAY with one element only', () => {
+  const sim = new SimKernel();
+  const a1 = sim.mapCreate({ mapType: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
+  const a4 = sim.mapCreate({ mapType: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 8, maxEntries: 4 });
+  const h = sim.mapCreate({ mapType: BPF_MAP_TYPE_HASH, keySize: 4, valueSize: 8, maxEntries: 1 });
+  const prog = load(sim, 'lddw %r1, map_value a1 4\nldxw %r0, [%r1+0]\nexit', { a1 });
+  sim.mapUpdateElem(a1, new Uint8Array(4), Uint8Array.of(0, 0, 0, 0, 42, 0, 0, 0));
+  const g = sim.socket(2, 2);
+  sim.setsockopt(g, 1, 15, 1);
+  sim.bind(g, '127.0.0.1', 0);
+  assert.equal(sim.testRun(prog, { fd: g }).verdict, 42);
+  throwsErrno(() => load(sim, 'lddw %r1, map_value a4 0\nmov %r0, 1\nexit', { a4 }), 'ENOTSUPP');
+  throwsErrno(() => load(sim, 'lddw %r1, map_value a1 8\nmov %r0, 1\nexit', { a1 }), 'EINVAL');
+  throwsErrno(() => load(sim, 'lddw %r1, map_value h 0\nmov %r0, 1\nexit', { h }), 'EINVAL', /no direct value access/);
 });
