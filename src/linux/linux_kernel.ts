@@ -154,9 +154,18 @@ export class LinuxKernel implements Kernel {
   }
 
   /** Wait (bounded) for a non-blocking connect to finish; throws its SO_ERROR or ETIMEDOUT. */
-  private finishConnect(fd: number, syscall: string): void {
+  private finishConnect(fd: number, syscall: string, saLen: number): void {
     const ready = this.pollEvents([fd], C.POLLOUT, this.connectTimeoutMs);
     if (ready.length === 0) throw new SysError(syscall, ERRNO.ETIMEDOUT, `no answer to the SYN within ${this.connectTimeoutMs} ms`);
+    if (saLen > 0) {
+      // Connect once more rather than reading SO_ERROR: on a refused handshake the kernel then
+      // takes the blocking path's sock_error exit (returns the error, disconnects, resets the
+      // local address, SS_UNCONNECTED), so the socket behaves as after a blocking connect().
+      if (this.c.connect(fd, this.sa, saLen) === 0) return;
+      const errno = this.c.errno();
+      if (errno === ERRNO.EISCONN) return;
+      if (errno !== ERRNO.EALREADY && errno !== ERRNO.EINPROGRESS) throw new SysError(syscall, errno);
+    }
     const err = this.getsockoptInt(fd, C.SOL_SOCKET, C.SO_ERROR);
     if (err !== 0) throw new SysError(syscall, err);
   }
@@ -167,7 +176,7 @@ export class LinuxKernel implements Kernel {
     if (this.c.connect(fd, this.sa, len) === 0) return;
     const errno = this.c.errno();
     if (errno !== ERRNO.EINPROGRESS) throw new SysError('connect', errno);
-    this.finishConnect(fd, 'connect');
+    this.finishConnect(fd, 'connect', len);
   }
 
   accept(fd: number): number {
@@ -189,13 +198,13 @@ export class LinuxKernel implements Kernel {
     const r = this.c.sendto(fd, data, data.length, flags | C.MSG_NOSIGNAL | C.MSG_DONTWAIT, len ? this.sa : null, len) as number;
     if (r >= 0) {
       // The data rode in the SYN: finish the connect as a blocking socket would (RST -> ECONNREFUSED).
-      if ((flags & C.MSG_FASTOPEN) && this.getsockoptInt(fd, C.SOL_SOCKET, C.SO_TYPE) === C.SOCK_STREAM) this.finishConnect(fd, 'sendto');
+      if ((flags & C.MSG_FASTOPEN) && this.getsockoptInt(fd, C.SOL_SOCKET, C.SO_TYPE) === C.SOCK_STREAM) this.finishConnect(fd, 'sendto', len);
       return r;
     }
     const errno = this.c.errno();
     if (errno === ERRNO.EINPROGRESS && (flags & C.MSG_FASTOPEN)) {
       // No data fitted in the SYN (no TFO cookie yet): finish the handshake, then send normally.
-      this.finishConnect(fd, 'sendto');
+      this.finishConnect(fd, 'sendto', len);
       const r2 = this.c.sendto(fd, data, data.length, C.MSG_NOSIGNAL | C.MSG_DONTWAIT, null, 0) as number;
       if (r2 < 0) this.fail('sendto');
       return r2;

@@ -8,7 +8,7 @@ import {
   AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, MSG_FASTOPEN,
   POLLERR, POLLHUP, POLLIN, ERRNO, fail, SysError, type Datagram, type SockAddr,
 } from '../kernel/index.js';
-import { INADDR_LOOPBACK, IN6ADDR_LOOPBACK, formatAddr, parseAddr, type InAddr } from './addr.js';
+import { INADDR_ANY as INADDR_ANY_, IN6ADDR_ANY as IN6ADDR_ANY_, INADDR_LOOPBACK, IN6ADDR_LOOPBACK, formatAddr, parseAddr, type InAddr } from './addr.js';
 import {
   Sock, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_RECV, TCP_NEW_SYN_RECV, skbTruesize, type RequestSock,
 } from './socket.js';
@@ -134,14 +134,19 @@ export class InetStack {
     const v6 = sk.family === AF_INET6 && !d.v4;
     if (d.any) d = v6 ? IN6ADDR_LOOPBACK : INADDR_LOOPBACK;
     if (!d.loopback) fail(sc, 'ENETUNREACH', `${address}: only loopback exists in the simulated namespace`);
-    if (sk.family === AF_INET6 && sk.rcvSaddr && !sk.rcvSaddr.any && sk.rcvSaddr.v4 !== d.v4) fail(sc, 'EINVAL', 'source and destination families differ');
+    if (sk.family === AF_INET6 && sk.rcvSaddr && !sk.rcvSaddr.any && sk.rcvSaddr.v4 !== d.v4) {
+      // a v4-mapped local address (bound or taken at connect) has no IPv6 peers: EAFNOSUPPORT;
+      // an explicitly bound IPv6 address has no route to IPv4: ENETUNREACH (an unlocked one is re-chosen)
+      if (sk.rcvSaddr.v4) fail(sc, 'EAFNOSUPPORT', 'socket with a v4-mapped local address cannot reach an IPv6 address');
+      if (sk.bindAddrLocked) fail(sc, 'ENETUNREACH', 'socket bound to an IPv6 address cannot reach an IPv4 address');
+    }
     return { v6, daddr: d };
   }
 
   /** Source address for a packet to daddr: the bound address, else the loopback of that family. */
   private source(sk: Sock, v6: boolean): InAddr {
     const a = sk.rcvSaddr;
-    if (a && !a.any) return a;
+    if (a && !a.any && a.v4 === !v6) return a;
     return v6 ? IN6ADDR_LOOPBACK : INADDR_LOOPBACK;
   }
 
@@ -173,6 +178,7 @@ export class InetStack {
       return;
     }
     sk.rcvSaddr = a;
+    sk.bindAddrLocked = !a.any;
     if (port === 0) {
       port = this.freePortFor(sk, true);
       if (port === 0) { sk.rcvSaddr = null; fail(sc, 'EADDRINUSE', 'no free ephemeral port'); }
@@ -307,10 +313,20 @@ export class InetStack {
       cpu: cpu ?? this.defaultCpu, tcpFlags: TCP_SYN, seq: this.rng.u32(), synOptions: true, tsval: this.rng.u32(),
     };
     const listener = this.lookupListener(pkt);
+    if (!listener && saddr.key === daddr.key && sk.num === port) {
+      // simultaneous open with itself (bound to the address and port it connects to)
+      sk.daddr = daddr;
+      sk.dport = port;
+      sk.state = TCP_ESTABLISHED;
+      sk.peer = sk;
+      return;
+    }
     if (!listener) {
       this.stats.tcpRsts++;
       this.unbindClient(sk);
       sk.done = true;
+      // tcp_disconnect(): inet_reset_saddr() unless the address was bound explicitly
+      if (!sk.bindAddrLocked) sk.rcvSaddr = sk.family === AF_INET ? INADDR_ANY_ : IN6ADDR_ANY_;
       fail(sc, 'ECONNREFUSED', `nothing accepted the SYN to ${address}:${port}`);
     }
     if (this.sysctl.tcpSyncookies === 2) return this.cookieHandshake(sk, pkt, data ?? EMPTY);
@@ -396,7 +412,8 @@ export class InetStack {
     if (sk.bound) return;
     const port = this.ports.ephemeral(sk.protocol, false);
     if (!port) fail(sc, 'EADDRNOTAVAIL', 'no free ephemeral port');
-    if (!sk.rcvSaddr) sk.rcvSaddr = v6 ? IN6ADDR_LOOPBACK : (sk.family === AF_INET ? INADDR_LOOPBACK : parseAddr(sc, AF_INET6, '::ffff:127.0.0.1'));
+    // inet_autobind(): the port only; the local address stays the wildcard (connect() sets it)
+    if (!sk.rcvSaddr) sk.rcvSaddr = sk.family === AF_INET ? INADDR_ANY_ : IN6ADDR_ANY_;
     this.ports.addOwner(sk, port);
     if (sk.isUdp) {
       sk.rcuFree = true;
@@ -494,13 +511,24 @@ export class InetStack {
         sk.pendingReq.pending.push(data.slice());
         return data.length;
       }
-      if (!peer) fail(sc, 'EPIPE', 'connection was reset');
+      if (!peer) {
+        // CLOSE_WAIT: the peer closed; this send is accepted and the peer answers with a RST
+        // (tcp_reset in CLOSE_WAIT: EPIPE, the socket closes)
+        if (sk.peerClosed && !sk.done) {
+          sk.done = true;
+          sk.state = TCP_CLOSE;
+          sk.softError = ERRNO.EPIPE;
+          return data.length;
+        }
+        fail(sc, 'EPIPE', 'connection was reset');
+      }
       if (!peer.shutdownRd && data.length) peer.enqueue({ data: data.slice(), address: '', port: 0, truesize: skbTruesize(data.length) });
       return data.length;
     }
     if (!sk.isUdp) fail(sc, 'EOPNOTSUPP', 'raw sockets are not simulated');
+    // inet_send_prepare(): autobind before udp_sendmsg() looks at anything
+    this.autobindConnect(sc, sk, sk.family === AF_INET6);
     if (sk.softError) { const e = sk.softError; sk.softError = 0; throw new SysError(sc, e); }
-    if (sk.shutdownWr) fail(sc, 'EPIPE', 'socket is shut down for writing');
     let v6: boolean, daddr: InAddr, dport: number;
     if (address === undefined) {
       if (!sk.daddr) fail(sc, 'EDESTADDRREQ', 'UDP socket is not connected and no destination was given');
@@ -508,10 +536,15 @@ export class InetStack {
       dport = sk.dport;
       v6 = sk.family === AF_INET6 && !daddr.v4;
     } else {
-      if (sk.daddr && false) fail(sc, 'EISCONN', '');
       ({ v6, daddr } = this.destination(sc, sk, address, port ?? 0));
       dport = port ?? 0;
     }
+    // port 0: EINVAL for an explicit destination and for IPv6 sockets; a connected AF_INET socket sends (to nobody)
+    // port 0: EINVAL for an explicit destination and for a v4-mapped peer of an IPv6 socket; a connected
+    // socket with an IPv4 or IPv6 peer on port 0 sends (to nobody)
+    if (dport === 0 && (address !== undefined || (sk.family === AF_INET6 && daddr.v4))) fail(sc, 'EINVAL', 'destination port 0');
+    // SEND_SHUTDOWN is seen when the datagram is built, after the destination checks
+    if (sk.shutdownWr) fail(sc, 'EPIPE', 'socket is shut down for writing');
     if (data.length > 65507) fail(sc, 'EMSGSIZE', `datagram of ${data.length} bytes`);
     this.autobindConnect(sc, sk, v6);
     const saddr = this.source(sk, v6);
@@ -534,10 +567,9 @@ export class InetStack {
     if (!target) {
       this.stats.udpNoPorts++;
       // ICMP port unreachable: only a connected sender hears about it
-      if (sender && sender.daddr) sender.softError = ERRNO.ECONNREFUSED;
+      if (sender && sender.daddr && sender.daddr.key === pkt.daddr.key && sender.dport === pkt.dport) sender.softError = ERRNO.ECONNREFUSED;
       return null;
     }
-    if (target.shutdownRd) return target;
     const truesize = skbTruesize(pkt.payload.length);
     if (target.rmemAlloc + truesize > target.rcvbuf && target.rmemAlloc > 0) {
       this.stats.udpRcvbufErrors++;
@@ -596,16 +628,13 @@ export class InetStack {
     }
     if (sk.softError) { const err = sk.softError; sk.softError = 0; throw new SysError(sc, err); }
     const e = sk.dequeue();
-    if (!e) {
-      if (sk.shutdownRd) return { data: new Uint8Array(0), address: '', port: 0 };
-      fail(sc, 'EAGAIN', 'no datagram queued');
-    }
+    if (!e) fail(sc, 'EAGAIN', 'no datagram queued'); // RCV_SHUTDOWN only ends a blocking wait
     const max = maxLength ?? 65536;
     return { data: e.data.length > max ? e.data.subarray(0, max) : e.data, address: e.address, port: e.port };
   }
 
   peerName(sk: Sock): SockAddr {
-    if (!sk.daddr) fail('getpeername', 'ENOTCONN', 'socket is not connected');
+    if (!sk.daddr || sk.dport === 0 || (sk.isTcp && sk.state === TCP_CLOSE)) fail('getpeername', 'ENOTCONN', 'socket is not connected');
     return { address: formatAddr(sk.family, sk.daddr), port: sk.dport };
   }
 
@@ -618,13 +647,13 @@ export class InetStack {
       if (rcv) this.listenStop(sk);
       return;
     }
-    // an unconnected socket: ENOTCONN and no effect (measured on 6.18: an unconnected UDP socket keeps receiving)
-    if (sk.state === TCP_CLOSE) fail(sc, 'ENOTCONN', 'socket is not connected');
+    // inet_shutdown(): the bits are set even on an unconnected socket, which still gets ENOTCONN
     if (rcv) sk.shutdownRd = true;
     if (snd) {
       sk.shutdownWr = true;
       if (sk.isTcp && sk.peer) sk.peer.peerClosed = true;
     }
+    if (sk.state === TCP_CLOSE) fail(sc, 'ENOTCONN', 'socket is not connected');
   }
 
   /** tcp_disconnect()/tcp_close() of a listener (see migration.ts). */
@@ -682,8 +711,6 @@ export class InetStack {
     if (sk.softError) ev |= POLLERR;
     if (sk.isTcp) {
       if (sk.peerClosed || sk.done) ev |= POLLIN | (sk.shutdownWr || sk.done ? POLLHUP : 0);
-    } else if (sk.isUdp && sk.shutdownRd) {
-      ev |= POLLIN;
     }
     return ev;
   }

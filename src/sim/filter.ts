@@ -142,6 +142,8 @@ export class ReuseportRuntime {
     h.set(68, (c) => this.loadBytes(c, true));
     h.set(46, (c) => this.socketCookie(c));
     h.set(47, () => this.st?.sk.uid ?? 0);
+    // base helpers without simulated state: softirq context has no current task or cgroup
+    for (const id of [17, 35, 80, 109, 117, 123, 158]) h.set(id, () => 0);
     h.set(195, (c) => {
       const m = this.mapAt(c.addr(1));
       const cpuArg = c.u32(3);

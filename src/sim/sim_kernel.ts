@@ -5,7 +5,7 @@
 import {
   BPF_F_RDONLY, BPF_F_WRONLY, BPF_PROG_TYPE_SK_REUSEPORT, BPF_PROG_TYPE_SOCKET_FILTER, BPF_SK_REUSEPORT_SELECT,
   BPF_SK_REUSEPORT_SELECT_OR_MIGRATE, IPPROTO_TCP, IPPROTO_UDP, POLLNVAL, SOCK_CLOEXEC, SOCK_DGRAM,
-  SOCK_NONBLOCK, SOCK_STREAM, ERRNO, SysError, fail, type ErrnoCode,
+  SOCK_NONBLOCK, SOCK_STREAM, BPF_PROG_TYPE_XDP, ERRNO, SysError, fail, type ErrnoCode,
   type Datagram, type Kernel, type MapCreateAttr, type MapInfo, type PollResult, type ProgInfo, type ProgLoadAttr, type SockAddr,
 } from '../kernel/index.js';
 import { InetStack } from './af_inet.js';
@@ -320,8 +320,11 @@ export class SimKernel implements Kernel {
     if (type === BPF_PROG_TYPE_SK_REUSEPORT) {
       if (eat === 0) eat = BPF_SK_REUSEPORT_SELECT;
       if (eat !== BPF_SK_REUSEPORT_SELECT && eat !== BPF_SK_REUSEPORT_SELECT_OR_MIGRATE) fail(sc, 'EINVAL', `expected_attach_type ${eat} (SK_REUSEPORT takes 39 or 40)`);
+    } else if (type === BPF_PROG_TYPE_XDP) {
+      // loads (so that SO_ATTACH_REUSEPORT_EBPF can refuse it, as Linux does) but never runs here
+      if (!(this.caps.has('CAP_NET_ADMIN') || this.caps.has('CAP_SYS_ADMIN'))) fail(sc, 'EPERM', 'XDP programs need CAP_NET_ADMIN');
     } else if (type !== BPF_PROG_TYPE_SOCKET_FILTER) {
-      fail(sc, 'EINVAL', `program type ${type} is not simulated (SOCKET_FILTER 1 and SK_REUSEPORT 21 are)`);
+      fail(sc, 'EINVAL', `program type ${type} is not simulated (SOCKET_FILTER 1, XDP 6 and SK_REUSEPORT 21 are)`);
     }
     const name = checkObjName(sc, attr.name);
     // resolve_pseudo_ldimm64(): map fds in ld_imm64
@@ -358,7 +361,7 @@ export class SimKernel implements Kernel {
     const out: { insns: Insn[] } = { insns: [] };
     let res;
     try {
-      res = verify(attr.insns, { progType: type, expectedAttachType: eat, caps: this.caps, mapAt }, out);
+      res = verify(attr.insns, { progType: type, expectedAttachType: eat, caps: this.caps, mapAt, gplCompatible: gplCompatible(attr.license) }, out);
     } catch (e) {
       if (e instanceof VerifierError) {
         const size = attr.logSize;
@@ -540,6 +543,11 @@ export class SimKernel implements Kernel {
   }
 }
 
+
+/** license_is_gpl_compatible() (include/linux/license.h). */
+function gplCompatible(license: string | undefined): boolean {
+  return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(license ?? '');
+}
 
 function checkBpffsPath(sc: string, path: string): void {
   if (typeof path !== 'string' || !path.startsWith('/sys/fs/bpf/') || path.length <= '/sys/fs/bpf/'.length) {

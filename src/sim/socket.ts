@@ -54,6 +54,8 @@ export class Sock {
   bound = false;
   /** The port was given explicitly (SOCK_BINDPORT_LOCK): a re-listen keeps it. */
   bindPortLocked = false;
+  /** bind() gave a specific address (SOCK_BINDADDR_LOCK): a disconnect keeps it. */
+  bindAddrLocked = false;
   /** inet_rcv_saddr (v4-mapped for IPv4). */
   rcvSaddr: InAddr | null = null;
   num = 0;

@@ -4,7 +4,7 @@
  * hash fallback and every helper call. Also the fast `select()` path the emulated backend uses.
  */
 import {
-  AF_INET, AF_INET6, BPF_PROG_TYPE_SK_REUSEPORT, IPPROTO_TCP, IPPROTO_UDP, SK_PASS, fail,
+  AF_INET, AF_INET6, BPF_PROG_TYPE_SK_REUSEPORT, BPF_PROG_TYPE_SOCKET_FILTER, IPPROTO_TCP, IPPROTO_UDP, SK_PASS, fail,
 } from '../kernel/index.js';
 import { INADDR_LOOPBACK, IN6ADDR_LOOPBACK, parseAddr, type InAddr } from './addr.js';
 import type { BpfProg } from './bpf_prog.js';
@@ -95,6 +95,7 @@ function resolvePacket(sim: SimKernel, group: Sock, p: TestRunPacket): Packet {
 export function testRun(sim: SimKernel, progFd: number, opts: TestRunOptions): TestRunResult {
   const sc = 'testRun';
   const prog: BpfProg = sim.progOf(progFd, sc);
+  if (prog.type !== BPF_PROG_TYPE_SK_REUSEPORT && prog.type !== BPF_PROG_TYPE_SOCKET_FILTER) fail(sc, 'EINVAL', `program type ${prog.type} does not select sockets (SK_REUSEPORT or SOCKET_FILTER)`);
   const gfd = opts.fd ?? opts.group;
   if (gfd === undefined) fail(sc, 'EINVAL', 'testRun needs `fd` (a socket of the reuseport group)');
   const sk = sim.sock(gfd, sc);

@@ -13,7 +13,7 @@ import { formatInsn } from '../ebpf/disassembler.js';
 import {
   BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS,
   BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, BPF_MAP_TYPE_SOCKHASH, BPF_MAP_TYPE_SOCKMAP,
-  BPF_PROG_TYPE_SK_REUSEPORT, BPF_PROG_TYPE_SOCKET_FILTER, BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK,
+  BPF_PROG_TYPE_SK_REUSEPORT, BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_XDP, BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK,
   BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH, type ErrnoCode,
 } from '../kernel/index.js';
 import type { BpfMap } from './bpf_map.js';
@@ -95,6 +95,8 @@ interface State {
 
 export interface VerifyEnv {
   progType: number;
+  /** license_is_gpl_compatible(license): GPL-only helpers need it. */
+  gplCompatible?: boolean;
   expectedAttachType: number;
   caps: ReadonlySet<string>;
   /** Map referenced by the ld_imm64 at this slot. */
@@ -109,7 +111,7 @@ export interface VerifyResult {
 const COMPLEXITY_LIMIT = 1_000_000;
 
 /** Helpers SK_REUSEPORT / SOCKET_FILTER programs may call here, with their argument kinds. */
-type Arg = 'ctx' | 'map' | 'key' | 'value' | 'any' | 'uninit_mem' | 'mem' | 'size' | 'sock_common';
+type Arg = 'ctx' | 'map' | 'key' | 'value' | 'any' | 'uninit_mem' | 'mem' | 'size' | 'sock_common' | 'unsim';
 type Ret = 'int' | 'map_value_or_null' | 'void';
 interface Proto { args: Arg[]; ret: Ret; cap?: 'CAP_BPF' | 'CAP_PERFMON' }
 const P = (args: Arg[], ret: Ret = 'int', cap?: Proto['cap']): Proto => ({ args, ret, ...(cap ? { cap } : {}) });
@@ -120,6 +122,25 @@ const BASE: Record<number, Proto> = {
   12: P(['ctx', 'map', 'any']), 87: P(['map', 'value', 'any']), 88: P(['map', 'value']), 89: P(['map', 'value']),
   195: P(['map', 'key', 'any'], 'map_value_or_null'),
   6: P(['mem', 'size', 'any', 'any', 'any'], 'int', 'CAP_PERFMON'),
+  // The rest of the 6.18 base list (bpf_base_func_proto). Arguments that are kernel objects the
+  // simulator does not model ('unsim': strings, ringbufs, timers, dynptrs, tasks, ...) are refused
+  // with EACCES at load, as Linux refuses wrongly typed arguments; helpers without such arguments run.
+  105: P(['unsim']), 106: P(['unsim']), 120: P(['any', 'any', 'unsim']), 130: P(['unsim']), 131: P(['unsim']),
+  132: P(['unsim']), 133: P(['unsim']), 134: P(['unsim']), 182: P(['unsim']),
+  17: P([], 'int', 'CAP_BPF'), 37: P(['unsim'], 'int', 'CAP_BPF'), 80: P([], 'int', 'CAP_BPF'), 123: P(['any'], 'int', 'CAP_BPF'),
+  93: P(['unsim'], 'int', 'CAP_BPF'), 94: P(['unsim'], 'int', 'CAP_BPF'), 153: P(['unsim'], 'int', 'CAP_BPF'), 154: P(['unsim'], 'int', 'CAP_BPF'),
+  156: P(['unsim'], 'int', 'CAP_BPF'), 157: P(['unsim'], 'int', 'CAP_BPF'), 164: P(['unsim'], 'int', 'CAP_BPF'),
+  169: P(['unsim'], 'int', 'CAP_BPF'), 170: P(['unsim'], 'int', 'CAP_BPF'), 171: P(['unsim'], 'int', 'CAP_BPF'), 172: P(['unsim'], 'int', 'CAP_BPF'),
+  181: P(['any', 'unsim'], 'int', 'CAP_BPF'), 194: P(['unsim'], 'int', 'CAP_BPF'), 197: P(['unsim'], 'int', 'CAP_BPF'),
+  198: P(['unsim'], 'int', 'CAP_BPF'), 199: P(['unsim'], 'int', 'CAP_BPF'), 200: P(['unsim'], 'int', 'CAP_BPF'), 201: P(['unsim'], 'int', 'CAP_BPF'),
+  202: P(['unsim'], 'int', 'CAP_BPF'), 203: P(['unsim'], 'int', 'CAP_BPF'), 209: P(['unsim'], 'int', 'CAP_BPF'), 210: P(['unsim'], 'int', 'CAP_BPF'),
+  211: P(['unsim'], 'int', 'CAP_BPF'),
+  16: P(['unsim'], 'int', 'CAP_PERFMON'), 22: P(['unsim'], 'int', 'CAP_PERFMON'), 35: P([], 'int', 'CAP_PERFMON'), 55: P(['unsim'], 'int', 'CAP_PERFMON'),
+  109: P(['any'], 'int', 'CAP_PERFMON'), 112: P(['unsim'], 'int', 'CAP_PERFMON'), 113: P(['unsim'], 'int', 'CAP_PERFMON'),
+  114: P(['unsim'], 'int', 'CAP_PERFMON'), 115: P(['unsim'], 'int', 'CAP_PERFMON'), 117: P(['any'], 'int', 'CAP_PERFMON'),
+  141: P(['unsim'], 'int', 'CAP_PERFMON'), 149: P(['unsim'], 'int', 'CAP_PERFMON'), 158: P([], 'int', 'CAP_PERFMON'),
+  165: P(['unsim'], 'int', 'CAP_PERFMON'), 175: P(['unsim'], 'int', 'CAP_PERFMON'), 176: P(['unsim'], 'int', 'CAP_PERFMON'),
+  177: P(['unsim'], 'int', 'CAP_PERFMON'), 180: P(['unsim'], 'int', 'CAP_PERFMON'),
 };
 const SK_REUSEPORT_PROTOS: Record<number, Proto> = {
   ...BASE,
@@ -132,7 +153,11 @@ const SOCKET_FILTER_PROTOS: Record<number, Proto> = {
   46: P(['ctx']), 47: P(['ctx']), 160: P([]),
 };
 
+/** Helpers with gpl_only = true among those offered here. */
+const GPL_ONLY = new Set([6, 35, 112, 113, 114, 115, 158, 165, 176, 177]);
+
 export function helperProto(progType: number, id: number): Proto | undefined {
+  if (progType === BPF_PROG_TYPE_XDP) return BASE[id];
   return (progType === BPF_PROG_TYPE_SK_REUSEPORT ? SK_REUSEPORT_PROTOS : SOCKET_FILTER_PROTOS)[id];
 }
 
@@ -625,6 +650,13 @@ class Checker {
           if (t === 'sock_common_or_null') return { ...NOT_INIT, t, umin: 0n, umax: 0n, id: this.nextId++ };
           return { ...NOT_INIT, t, umin: 0n, umax: 0n };
         }
+        if (this.env.progType === BPF_PROG_TYPE_XDP) {
+          // struct xdp_md: u32 fields, read-only; data/data_end/data_meta are packet pointers
+          if (write || off < 0 || off >= 24 || off % size !== 0 || size !== 4) return this.at(pc, `invalid bpf_context access off=${off} size=${size}`);
+          if (off === 0 || off === 8) return { ...NOT_INIT, t: 'pkt', umin: 0n, umax: 0n, range: 0 };
+          if (off === 4) return { ...NOT_INIT, t: 'pkt_end', umin: 0n, umax: 0n };
+          return { ...unknown(), umax: 0xffffffffn };
+        }
         if (!skFilterAccess(off, size, write)) return this.at(pc, `invalid bpf_context access off=${off} size=${size}`);
         return unknown();
       }
@@ -693,7 +725,7 @@ class Checker {
         return size === 8 ? unknown() : { ...unknown(), umax: (1n << BigInt(size * 8)) - 1n };
       }
       case 'pkt': {
-        if (write) return this.at(pc, `cannot write into packet`);
+        if (write && this.env.progType !== BPF_PROG_TYPE_XDP) return this.at(pc, `cannot write into packet`);
         const range = base.range ?? 0;
         if (total < 0 || total + size > range) {
           return this.at(pc, `invalid access to packet, off=${total} size=${size}, R${regno}(id=${base.id},off=${base.off},r=${range})\nR${regno} offset is outside of the packet`);
@@ -733,6 +765,7 @@ class Checker {
     const caps = this.env.caps;
     const capOk = !proto?.cap || caps.has(proto.cap) || caps.has('CAP_SYS_ADMIN');
     if (!proto || !capOk) this.at(pc, `program of this type cannot use helper ${fname(id)}#${id}`, 'EINVAL');
+    if (GPL_ONLY.has(id) && this.env.gplCompatible === false) this.at(pc, 'cannot call GPL-restricted function from non-GPL compatible program', 'EINVAL');
     const regs = fr.regs;
     let map: BpfMap | undefined;
     const keyReg: Reg = { ...regs[2]! };
@@ -785,6 +818,9 @@ class Checker {
           }
           break;
         case 'any':
+          break;
+        case 'unsim':
+          this.at(pc, `R${r} type=${reg.t} expected=the kernel object ${fname(id)} takes (this helper's arguments are not simulated)`);
           break;
       }
     }

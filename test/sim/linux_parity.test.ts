@@ -181,6 +181,28 @@ CASES.directValue = (k) => {
     'lddw %r1, map_value a1 0\nstdw [%r1+0], 5\nmov %r0, 1\nexit'].map((src) => R(() => k.progLoad({ progType: 21, insns: assemble(src, { maps }), license: 'GPL' })));
 };
 
+/** The L3 + L4 header bytes a program reads with bpf_skb_load_bytes_relative(), random fields masked. */
+for (const [fam, type, start, len] of [[2, 2, 1, 28], [2, 1, 1, 60], [10, 2, 1, 48], [2, 2, 0, 14], [10, 1, 1, 64]] as const) {
+  CASES[`header bytes ${fam}/${type} from ${start ? 'NET' : 'MAC'}`] = (k) => {
+    const out = k.mapCreate({ mapType: 2, keySize: 4, valueSize: 64, maxEntries: 1 });
+    const src = `mov %r2, 0\nmov %r3, %r10\nadd %r3, -64\nmov %r4, ${len}\nmov %r5, ${start}\ncall 68\nstw [%r10-68], 0\nlddw %r1, map_fd out\nmov %r2, %r10\nadd %r2, -68\nmov %r3, %r10\nadd %r3, -64\nmov %r4, 0\ncall 2\nmov %r0, 1\nexit`;
+    const p = k.progLoad({ progType: 21, insns: assemble(src, { maps: { out } }), license: 'GPL' });
+    const addr = fam === 2 ? '127.0.0.1' : '::1';
+    const fd = k.socket(fam, type);
+    k.setsockopt(fd, 1, 15, 1);
+    k.setsockopt(fd, 1, 52, p);
+    k.bind(fd, addr, 0);
+    if (type === 1) k.listen(fd, 10);
+    const c = k.socket(fam, type);
+    if (type === 1) k.connect(c, addr, k.getsockname(fd).port); else k.sendto(c, Uint8Array.of(1, 2, 3, 4), addr, k.getsockname(fd).port);
+    const b = [...k.mapLookupElem(out, u32(0))].slice(0, len);
+    // random per boot/packet: IPv4 id + header checksum, IPv6 flow label, ports, TCP seq, TCP timestamp
+    const random = start === 0 ? [] : fam === 2 ? [4, 5, 10, 11, 20, 21, 22, 23, ...(type === 1 ? [24, 25, 26, 27, 48, 49, 50, 51] : [])] : [1, 2, 3, 40, 41, 42, 43, ...(type === 1 ? [44, 45, 46, 47] : [])];
+    for (const i of random) b[i] = -1;
+    return b.map(String);
+  };
+}
+
 const key = 'stw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\n';
 const VERIFIER: string[][] = [
   ['exit'], ['mov %r0, %r2\nexit'], ['call 7\nmov %r0, %r1\nexit'],

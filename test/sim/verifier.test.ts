@@ -9,7 +9,7 @@ import {
 import { SimKernel, sockarray, throwsErrno } from './helpers.js';
 
 const load = (sim: SimKernel, src: string, maps: Record<string, number> = {}, progType = BPF_PROG_TYPE_SK_REUSEPORT, eat = 0): number =>
-  sim.progLoad({ progType, insns: assemble(src, { maps }), expectedAttachType: eat });
+  sim.progLoad({ progType, insns: assemble(src, { maps }), expectedAttachType: eat, license: 'GPL' });
 
 test('prog_load: attach types 0 -> 39, 39, 40 accepted; others EINVAL; unsupported types EINVAL', () => {
   const sim = new SimKernel();
@@ -17,7 +17,11 @@ test('prog_load: attach types 0 -> 39, 39, 40 accepted; others EINVAL; unsupport
   assert.equal(sim.programOf(load(sim, 'mov %r0, 1\nexit', {}, BPF_PROG_TYPE_SK_REUSEPORT, 0)).expectedAttachType, 39);
   load(sim, 'mov %r0, 1\nexit', {}, BPF_PROG_TYPE_SK_REUSEPORT, 40);
   throwsErrno(() => load(sim, 'mov %r0, 1\nexit', {}, BPF_PROG_TYPE_SK_REUSEPORT, 41), 'EINVAL');
-  throwsErrno(() => load(sim, 'mov %r0, 1\nexit', {}, BPF_PROG_TYPE_XDP), 'EINVAL');
+  const xdp = load(sim, 'ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 1\nmov %r0, 2\njgt %r4, %r3, +1\nstb [%r2+0], 0\nexit', {}, BPF_PROG_TYPE_XDP);
+  const u = sim.socket(2, 2);
+  sim.setsockopt(u, 1, 15, 1);
+  throwsErrno(() => sim.setsockopt(u, 1, 52, xdp), 'EINVAL', /not a SOCKET_FILTER or SK_REUSEPORT program/);
+  throwsErrno(() => load(sim, 'mov %r0, 1\nexit', {}, 3), 'EINVAL');
   throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: new Uint8Array(0) }), 'E2BIG');
   throwsErrno(() => new SimKernel({ capabilities: ['CAP_NET_ADMIN'] }).progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: assemble('mov %r0, 1\nexit') }), 'EPERM');
   throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: assemble('mov %r0, 1\nexit'), name: 'way-too-long-name-here' }), 'EINVAL');
@@ -90,6 +94,9 @@ test('helpers: allowed set for SK_REUSEPORT, argument types, map compatibility',
   const sim = new SimKernel();
   throwsErrno(() => load(sim, 'call 6\nexit'), 'EACCES', /R1 type=ctx expected=fp/);
   throwsErrno(() => load(new SimKernel({ capabilities: ['CAP_BPF'] }), 'call 6\nexit'), 'EINVAL', /program of this type cannot use helper bpf_trace_printk#6/);
+  throwsErrno(() => sim.progLoad({ progType: BPF_PROG_TYPE_SK_REUSEPORT, insns: assemble('call 6\nexit'), license: 'Proprietary' }), 'EINVAL', /GPL-restricted/);
+  load(sim, 'call get_current_task\nmov %r0, 1\nexit');
+  throwsErrno(() => load(sim, 'call strtol\nmov %r0, 1\nexit'), 'EACCES', /not simulated/);
   throwsErrno(() => load(sim, 'call 9\nexit'), 'EINVAL', /cannot use helper bpf_skb_store_bytes#9/);
   throwsErrno(() => load(sim, 'call 999\nexit'), 'EINVAL', /invalid func unknown#999/);
   const sa = sockarray(sim);
