@@ -2,7 +2,10 @@
  * The `reuseport` command: usage errors, bad input with a fix and a non-zero exit, `serve` as a
  * real process (JSON-lines logs, SIGHUP rolling restart, SIGTERM graceful exit 0) and `demo`.
  */
-import { test } from 'node:test';
+import { test as nodeTest, type TestContext } from 'node:test';
+
+/** Every scenario is bounded: a hang fails the test instead of stalling the run. */
+const test = (name: string, fn: (t: TestContext) => void | Promise<void>): Promise<void> => nodeTest(name, { timeout: 60_000 }, fn);
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -70,9 +73,13 @@ for (const backend of BACKENDS) {
       events.push(ev);
       for (const [name, fire] of waiters) if (name === ev.event) fire();
     });
-    const next = (name: string): Promise<void> => new Promise((r) => {
+    let exited: number | null | undefined;
+    child.once('exit', (code) => (exited = code));
+    const next = (name: string): Promise<void> => new Promise((r, reject) => {
       if (events.some((e) => e.event === name)) return r();
+      if (exited !== undefined) return reject(new Error(`serve exited (${exited}) before '${name}'`));
       waiters.push([name, r]);
+      child.once('exit', (code) => reject(new Error(`serve exited (${code}) before '${name}'`)));
     });
     await next('ready');
     const ready = events.find((e) => e.event === 'ready')!;

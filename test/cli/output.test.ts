@@ -1,5 +1,8 @@
 /** The CLI's renderings: the live table, the bar chart, the error format. */
-import { test } from 'node:test';
+import { test as nodeTest, type TestContext } from 'node:test';
+
+/** Every scenario is bounded: a hang fails the test instead of stalling the run. */
+const test = (name: string, fn: (t: TestContext) => void | Promise<void>): Promise<void> => nodeTest(name, { timeout: 60_000 }, fn);
 import assert from 'node:assert/strict';
 import { barChart, formatError, table } from '../../src/cli/output.js';
 import { GroupError } from '../../src/group/errors.js';

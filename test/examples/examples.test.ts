@@ -2,7 +2,10 @@
  * Every example in examples/ runs: the programmatic ones as their own process (importing the
  * built package by name, as a user would), the worker scripts under a group on each backend.
  */
-import { test } from 'node:test';
+import { test as nodeTest, type TestContext } from 'node:test';
+
+/** Every scenario is bounded: a hang fails the test instead of stalling the run. */
+const test = (name: string, fn: (t: TestContext) => void | Promise<void>): Promise<void> => nodeTest(name, { timeout: 60_000 }, fn);
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

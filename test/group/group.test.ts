@@ -3,7 +3,10 @@
  * kernel backend (real sockarray + program, private netns) and on the emulated backend (the
  * primary runs the same bytecode in the simulator). Same scenarios, same expectations.
  */
-import { test } from 'node:test';
+import { test as nodeTest, type TestContext } from 'node:test';
+
+/** Every scenario is bounded: a hang fails the test instead of stalling the run. */
+const test = (name: string, fn: (t: TestContext) => void | Promise<void>): Promise<void> => nodeTest(name, { timeout: 60_000 }, fn);
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';

@@ -3,7 +3,10 @@
  * with the same scenarios: which listener gets each connection/datagram, drain-awareness, UDP
  * flow stickiness, and "never drop on a failed lookup".
  */
-import { test, type TestContext } from 'node:test';
+import { test as nodeTest, type TestContext } from 'node:test';
+
+/** Every scenario is bounded: a hang fails the test instead of stalling the run. */
+const test = (name: string, fn: (t: TestContext) => void | Promise<void>): Promise<void> => nodeTest(name, { timeout: 60_000 }, fn);
 import assert from 'node:assert/strict';
 import { SK_PASS, type Kernel } from '../../src/kernel/index.js';
 import { program, R0, R2, R3, R4, R10 } from '../../src/ebpf/index.js';

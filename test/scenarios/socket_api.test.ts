@@ -2,7 +2,7 @@
  * Extra table — the socket calls reuseport groups are built from (socket, setsockopt, bind,
  * listen, connect, sendto, recvfrom, accept, shutdown, getsockname, getpeername), as fixed
  * sequences on both kernels. The cases come from the differential test's socket-API worlds: each
- * one that differed became a scenario here (DIFFERENCES.md S9–S16, L2), next to guard cases that
+ * one that differed became a scenario here (DIFFERENCES.md S9–S21, L2), next to guard cases that
  * agree. Ephemeral port numbers print as "eph".
  */
 import assert from 'node:assert/strict';
@@ -32,6 +32,10 @@ const CASES: Record<string, SockOp[]> = {
   'UDP6 connected socket: ICMP for a datagram to another port is not reported': [S(0, V6, U), { op: 'bind', slot: 0, addr: 1, port: P1 }, { op: 'connect', slot: 0, addr: 0, port: P1 }, { op: 'send', slot: 0, addr: 0, port: P2 }, { op: 'recv', slot: 0 }],
   // --- S18: TCP connect() to its own bound address (simultaneous open) ---
   'TCP connect to its own address:port → ok (self-connect)': [S(0, V4, T), { op: 'bind', slot: 0, addr: 0, port: P2 }, { op: 'connect', slot: 0, addr: 0, port: P2 }, { op: 'names', slot: 0 }],
+  // --- S19–S21: after the LinuxKernel connect() fix (L2) ---
+  'TCP recv after a refused connect() → ENOTCONN': [S(0, V4, T), { op: 'connect', slot: 0, addr: 0, port: P1 }, { op: 'recv', slot: 0 }],
+  'TCP6 connect ::1 after a refused v4-mapped connect → ETIMEDOUT': [S(0, V6, T), { op: 'connect', slot: 0, addr: 2, port: P1 }, { op: 'connect', slot: 0, addr: 0, port: P1 }],
+  'TCP bound 0.0.0.0 self-connect: local address becomes 127.0.0.1': [S(0, V4, T), { op: 'bind', slot: 0, addr: 1, port: P2 }, { op: 'connect', slot: 0, addr: 0, port: P2 }, { op: 'names', slot: 0 }],
   // --- S12: the local address of a UDP socket autobound by sendto() ---
   'UDP sendto autobinds to the wildcard address': [S(0, V4, U), { op: 'send', slot: 0, addr: 0, port: P1 }, { op: 'names', slot: 0 }],
   'UDP6 sendto autobinds to the wildcard address': [S(0, V6, U), { op: 'send', slot: 0, addr: 0, port: P1 }, { op: 'names', slot: 0 }],
