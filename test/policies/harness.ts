@@ -75,7 +75,9 @@ export function makeHarness(kernel: Kernel, proto: 'tcp' | 'udp', n: number, pol
     },
     hit(saddr = dst, sport) {
       const c = kernel.socket(af, type, proto === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP);
-      kernel.setsockopt(c, SOL_SOCKET, SO_REUSEADDR, 1);
+      // SO_REUSEADDR only for an explicit port: with it, Linux may hand two open UDP sockets the
+      // same ephemeral port, which is one flow to a flow-keeping policy.
+      if (sport !== undefined) kernel.setsockopt(c, SOL_SOCKET, SO_REUSEADDR, 1);
       kernel.bind(c, saddr, sport ?? 0);
       if (proto === 'tcp') {
         kernel.connect(c, dst, port);
