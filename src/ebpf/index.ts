@@ -12,3 +12,4 @@ export * from './assembler.js';
 export * from './disassembler.js';
 export * from './groups.js';
 export type { MemSize, AtomicName, JumpName, AluBinaryName, PseudoKind } from './syntax.js';
+export * from './classic.js';

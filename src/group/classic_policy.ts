@@ -9,31 +9,16 @@
  *           IPv6 /64, modulo the number of workers.
  * Every other policy needs maps (counters, tables, loads): not expressible.
  */
+import { encodeClassic, SKF_NET_OFF, type SockFilter } from '../ebpf/classic.js';
 
-/** A classic instruction: struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }. */
-interface SockFilter { code: number; jt: number; jf: number; k: number }
-
-const SKF_NET_OFF = -0x100000;
 const LD_W_ABS = 0x20, LD_B_ABS = 0x30, ALU_MUL_K = 0x24, ALU_RSH_K = 0x74, ALU_MOD_K = 0x94;
 const ALU_XOR_X = 0xac, MISC_TAX = 0x07, JMP_JEQ_K = 0x15, JMP_JA = 0x05, RET_A = 0x16;
-
-function encode(insns: readonly SockFilter[]): Uint8Array {
-  const out = new Uint8Array(insns.length * 8);
-  const v = new DataView(out.buffer);
-  insns.forEach((i, n) => {
-    v.setUint16(n * 8, i.code, true);
-    v.setUint8(n * 8 + 2, i.jt);
-    v.setUint8(n * 8 + 3, i.jf);
-    v.setUint32(n * 8 + 4, i.k >>> 0, true);
-  });
-  return out;
-}
 
 const I = (code: number, k = 0, jt = 0, jf = 0): SockFilter => ({ code, jt, jf, k });
 
 /** Client-address stickiness over `n` sockets. */
 export function stickyClassic(n: number): Uint8Array {
-  return encode([
+  return encodeClassic([
     I(LD_B_ABS, SKF_NET_OFF + 0),     // 0: A = first byte of the IP header
     I(ALU_RSH_K, 4),                  // 1: A = IP version
     I(JMP_JEQ_K, 6, 2, 0),            // 2: IPv6 -> 5

@@ -5,23 +5,20 @@
  * u16 code, u8 jt, u8 jf, u32 k (little-endian), i.e. the bytes of sock_fprog.filter.
  */
 import { fail } from '../kernel/index.js';
+import {
+  CBPF_LD as LD, CBPF_LDX as LDX, CBPF_ST as ST, CBPF_STX as STX, CBPF_ALU as ALU, CBPF_JMP as JMP,
+  CBPF_RET as RET, CBPF_MISC as MISC, CBPF_W as W, CBPF_H as H, CBPF_B as B, CBPF_IMM as IMM,
+  CBPF_ABS as ABS, CBPF_IND as IND, CBPF_MEM as MEM, CBPF_LEN as LEN, CBPF_MSH as MSH,
+  CBPF_K as K, CBPF_X as X, CBPF_A as A, BPF_MAXINSNS, BPF_MEMWORDS, SKF_AD_OFF,
+  SKF_AD_PROTOCOL, SKF_AD_PKTTYPE, SKF_AD_IFINDEX, SKF_AD_QUEUE, SKF_AD_HATYPE, SKF_AD_RXHASH,
+  SKF_AD_CPU, SKF_AD_PAY_OFFSET, SKF_AD_RANDOM, decodeClassic, type SockFilter,
+} from '../ebpf/classic.js';
 
-export interface SockFilter {
-  code: number;
-  jt: number;
-  jf: number;
-  k: number;
-}
-
-const LD = 0x00, LDX = 0x01, ST = 0x02, STX = 0x03, ALU = 0x04, JMP = 0x05, RET = 0x06, MISC = 0x07;
-const W = 0x00, H = 0x08, B = 0x10;
-const IMM = 0x00, ABS = 0x20, IND = 0x40, MEM = 0x60, LEN = 0x80, MSH = 0xa0;
-const K = 0x00, X = 0x08, A = 0x10;
-export const BPF_MAXINSNS = 4096, BPF_MEMWORDS = 16;
-/** Ancillary data: SKF_AD_OFF + SKF_AD_*. */
-export const SKF_AD_OFF = -0x1000;
-export const SKF_AD_PROTOCOL = 0, SKF_AD_PKTTYPE = 4, SKF_AD_IFINDEX = 8, SKF_AD_QUEUE = 20, SKF_AD_HATYPE = 28;
-export const SKF_AD_RXHASH = 32, SKF_AD_CPU = 36, SKF_AD_PAY_OFFSET = 52, SKF_AD_RANDOM = 56;
+export {
+  BPF_MAXINSNS, BPF_MEMWORDS, SKF_AD_OFF, SKF_AD_PROTOCOL, SKF_AD_PKTTYPE, SKF_AD_IFINDEX,
+  SKF_AD_QUEUE, SKF_AD_HATYPE, SKF_AD_RXHASH, SKF_AD_CPU, SKF_AD_PAY_OFFSET, SKF_AD_RANDOM,
+  encodeClassic, type SockFilter,
+} from '../ebpf/classic.js';
 
 /** What a run sees besides the data (the L4 payload for reuseport). */
 export interface CbpfEnv {
@@ -146,11 +143,7 @@ export function checkClassic(syscall: string, bytes: Uint8Array): ClassicProg {
   if (!(bytes instanceof Uint8Array) || bytes.length % 8 !== 0) fail(syscall, 'EINVAL', 'classic program must be 8-byte struct sock_filter entries');
   const n = bytes.length / 8;
   if (n === 0 || n > BPF_MAXINSNS) fail(syscall, 'EINVAL', `classic program length ${n} (1..4096)`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const insns: SockFilter[] = [];
-  for (let i = 0; i < n; i++) {
-    insns.push({ code: dv.getUint16(i * 8, true), jt: dv.getUint8(i * 8 + 2), jf: dv.getUint8(i * 8 + 3), k: dv.getUint32(i * 8 + 4, true) });
-  }
+  const insns = decodeClassic(bytes);
   const memValid = new Array<number>(n).fill(0);
   memValid[0] = 0;
   for (let pc = 0; pc < n; pc++) {
@@ -199,17 +192,4 @@ function checkLoadAndStores(syscall: string, p: SockFilter[]): void {
       }
     }
   }
-}
-
-/** Encode classic instructions into sock_filter bytes (for callers building programs). */
-export function encodeClassic(insns: readonly SockFilter[]): Uint8Array {
-  const b = new Uint8Array(insns.length * 8);
-  const dv = new DataView(b.buffer);
-  insns.forEach((f, i) => {
-    dv.setUint16(i * 8, f.code, true);
-    dv.setUint8(i * 8 + 2, f.jt);
-    dv.setUint8(i * 8 + 3, f.jf);
-    dv.setUint32(i * 8 + 4, f.k >>> 0, true);
-  });
-  return b;
 }

@@ -7,17 +7,6 @@ export const CBPF = {
   LD: 0x00, ALU: 0x04, RET: 0x06, W: 0x00, ABS: 0x20, MOD: 0x90, K: 0x00, A: 0x10,
 } as const;
 
-export interface SockFilter { code: number; jt: number; jf: number; k: number }
-
+export type { SockFilter } from '../../src/ebpf/classic.js';
 /** The bytes of a `struct sock_filter[]` (8 bytes each, host order). */
-export function sockFilterBytes(filter: readonly SockFilter[]): Uint8Array {
-  const out = new Uint8Array(filter.length * 8);
-  const v = new DataView(out.buffer);
-  filter.forEach((f, i) => {
-    v.setUint16(i * 8, f.code, true);
-    v.setUint8(i * 8 + 2, f.jt);
-    v.setUint8(i * 8 + 3, f.jf);
-    v.setUint32(i * 8 + 4, f.k >>> 0, true);
-  });
-  return out;
-}
+export { encodeClassic as sockFilterBytes } from '../../src/ebpf/classic.js';
