@@ -60,3 +60,13 @@ for (const backend of BACKENDS) {
     assert.match(reply, /^[12]:ping$/);
   });
 }
+
+test('examples/unit-test-policy.mjs: testRun shows verdict, selected socket and helper calls (no root needed)', async () => {
+  const { stdout } = await run(process.execPath, [example('unit-test-policy.mjs')], { timeout: 30_000 });
+  assert.deepEqual(stdout.trim().split('\n'), [
+    'payload[0]=2: verdict 1, socket index 2; bpf_sk_select_reuseport() = 0; 17 insns',
+    'payload[0]=0: verdict 1, socket index 0; bpf_sk_select_reuseport() = 0; 17 insns',
+    // slot 7 is past max_entries: the helper returns -ENOENT and the program drops
+    'payload[0]=7: verdict 0, dropped; bpf_sk_select_reuseport() = -2; 17 insns',
+  ]);
+});
