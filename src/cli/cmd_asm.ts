@@ -3,10 +3,11 @@
  * bpf_conformance-syntax text. With -o the raw bytecode goes to the file; otherwise one 8-byte
  * slot per line in hex goes to stdout (what `reuseport disasm` reads back).
  */
+import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { assemble, AssemblerError } from '../ebpf/index.js';
 import {
-  assemblerDiagnostic, failed, hexLines, isDataFile, parseDataFile, parseToolArgs, readInput, runTool, text, usage, type ToolIo,
+  assemblerDiagnostic, failed, hexLines, isDataFile, isText, parseDataFile, parseToolArgs, readInput, runTool, text, usage, type ToolIo,
 } from './tool_input.js';
 
 export const ASM_USAGE = `asm options:
@@ -27,14 +28,15 @@ export function mapOptions(pairs: readonly string[] | undefined): Record<string,
 
 export function cmdAsm(argv: string[], io: ToolIo): Promise<number> {
   return runTool('asm', io, () => {
-    const { values, positionals } = parseToolArgs('asm', argv, {
+    const { values, positionals } = parseToolArgs(() => parseArgs({ args: argv, allowPositionals: true, strict: true, options: {
       output: { type: 'string', short: 'o' },
       map: { type: 'string', multiple: true },
-    }, 1);
+    } }), 1);
     const file = positionals[0];
-    if (file === undefined) throw usage('asm needs a source file (or - for stdin): reuseport asm prog.s -o prog.bin');
+    if (file === undefined) throw usage('missing the source file (or - for stdin): reuseport asm prog.s -o prog.bin');
     const maps = mapOptions(values.map);
     const { name, bytes } = readInput(file);
+    if (!isText(bytes)) throw failed(`${name} is binary, not assembly text (reuseport disasm prints bytecode as text)`);
     let src = text(bytes);
     let lineBase = 1;
     if (isDataFile(name)) {
@@ -47,7 +49,7 @@ export function cmdAsm(argv: string[], io: ToolIo): Promise<number> {
     try {
       code = assemble(src, { maps });
     } catch (err) {
-      if (err instanceof AssemblerError) throw assemblerDiagnostic(err, name, src, lineBase);
+      if (err instanceof AssemblerError) throw assemblerDiagnostic(err, name, src, lineBase, maps);
       throw err;
     }
     if (values.output === undefined) {

@@ -2,9 +2,10 @@
  * `reuseport disasm <file|-> [--hex] [--no-labels]`: print bytecode in the assembler's syntax.
  * Input is raw bytecode or hex text (sniffed; --hex forces hex), or a bpf_conformance `.data` file.
  */
-import { assemble, disassemble } from '../ebpf/index.js';
+import { parseArgs } from 'node:util';
+import { disassemble } from '../ebpf/index.js';
 import {
-  failed, isDataFile, looksLikeHex, parseDataFile, parseHex, parseToolArgs, readInput, runTool, text, usage, type ToolIo,
+  failed, isDataFile, loadBytecode, looksLikeHex, parseHex, parseToolArgs, readInput, runTool, text, usage, type ToolIo,
 } from './tool_input.js';
 
 export const DISASM_USAGE = `disasm options:
@@ -14,18 +15,16 @@ export const DISASM_USAGE = `disasm options:
 
 export function cmdDisasm(argv: string[], io: ToolIo): Promise<number> {
   return runTool('disasm', io, () => {
-    const { values, positionals } = parseToolArgs('disasm', argv, {
+    const { values, positionals } = parseToolArgs(() => parseArgs({ args: argv, allowPositionals: true, strict: true, options: {
       hex: { type: 'boolean' },
       'no-labels': { type: 'boolean' },
-    }, 1);
+    } }), 1);
     const file = positionals[0];
-    if (file === undefined) throw usage('disasm needs a bytecode file (or - for stdin): reuseport disasm prog.bin');
+    if (file === undefined) throw usage('missing the bytecode file (or - for stdin): reuseport disasm prog.bin');
     const { name, bytes } = readInput(file);
     let code: Uint8Array;
-    if (isDataFile(name)) {
-      const d = parseDataFile(name, text(bytes));
-      code = d.raw ?? assemble(d.asm!);
-    } else if (values.hex || looksLikeHex(bytes)) {
+    if (isDataFile(name)) code = loadBytecode(file).bytecode;
+    else if (values.hex || looksLikeHex(bytes)) {
       try {
         code = parseHex(text(bytes), name);
       } catch (err) {
@@ -34,7 +33,7 @@ export function cmdDisasm(argv: string[], io: ToolIo): Promise<number> {
     } else code = bytes;
     if (code.length === 0) throw failed(`${name}: empty (no instructions)`);
     if (code.length % 8 !== 0) throw failed(`${name}: ${code.length} bytes is not a whole number of 8-byte instructions`);
-    io.out.write(disassemble(code, { labels: !values['no-labels'] }) + '\n');
+    io.out.write(disassemble(code, { labels: !values['no-labels'] }).replace(/\n?$/, '\n'));
     return 0;
   });
 }

@@ -3,6 +3,7 @@
  * in the VM under the bpf_conformance contract (r1 = address of the input memory, r2 = its
  * length, helper 5 = identity) and print r0 and the instruction count.
  */
+import { parseArgs } from 'node:util';
 import { decode, type Insn } from '../ebpf/index.js';
 import { defaultHelpers, loadProgram, Memory } from '../vm/index.js';
 import { hexLines, intOption, loadBytecode, parseHex, parseToolArgs, runTool, usage, type ToolIo } from './tool_input.js';
@@ -17,13 +18,13 @@ const hex64 = (v: bigint): string => `0x${v.toString(16)}`;
 
 export function cmdRun(argv: string[], io: ToolIo): Promise<number> {
   return runTool('run', io, () => {
-    const { values, positionals } = parseToolArgs('run', argv, {
+    const { values, positionals } = parseToolArgs(() => parseArgs({ args: argv, allowPositionals: true, strict: true, options: {
       mem: { type: 'string' },
       budget: { type: 'string' },
       engine: { type: 'string' },
-    }, 1);
+    } }), 1);
     const file = positionals[0];
-    if (file === undefined) throw usage('run needs a program file: reuseport run prog.s [--mem HEX]');
+    if (file === undefined) throw usage('missing the program file: reuseport run prog.s [--mem HEX]');
     const engine = values.engine ?? 'interpreter';
     if (engine !== 'interpreter' && engine !== 'compiled') throw usage(`--engine must be interpreter or compiled, got '${engine}'`);
     const budget = intOption(values.budget, 'budget', 1, Number.MAX_SAFE_INTEGER);

@@ -5,6 +5,7 @@
  *                   [--backend kernel|cbpf|emulated] [--user U]
  *   reuseport demo  [--workers N] [--requests N] [--backend ...]
  *   reuseport policies
+ *   reuseport asm | disasm | run | test-run ...   (the eBPF toolchain: cmd_*.ts)
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -14,11 +15,22 @@ import { GroupError } from '../group/errors.js';
 import { POLICIES } from '../policies/index.js';
 import { attachOutput, barChart, formatError, jsonLine, type Out } from './output.js';
 import { runLoad } from './load.js';
+import { ASM_USAGE, cmdAsm } from './cmd_asm.js';
+import { DISASM_USAGE, cmdDisasm } from './cmd_disasm.js';
+import { RUN_USAGE, cmdRun } from './cmd_run.js';
+import { TEST_RUN_USAGE, cmdTestRun } from './cmd_test_run.js';
 
 export const USAGE = `Usage:
   reuseport serve <script> --port P [options]   run <script> (an ordinary Node server) on N workers
   reuseport demo [options]                      end-to-end demo on loopback (no root needed)
   reuseport policies                            list the built-in policies
+
+eBPF toolchain:
+  reuseport asm <file.s|-> [-o out.bin]         assemble (without -o: hex, one instruction per line)
+  reuseport disasm <file.bin|-> [--hex]         disassemble raw or hex bytecode
+  reuseport run <file.s|.bin|.data> [options]   run in the VM (conformance contract), print r0
+  reuseport test-run --policy NAME|--program F --from ADDR:PORT [options]
+                                                run a policy on a simulated group for a packet
 
 serve options:
   -p, --port P            port the workers listen on (required)
@@ -36,6 +48,12 @@ signals: SIGHUP = rolling restart, SIGTERM/SIGINT = graceful shutdown
 demo options:
   -w, --workers N         (default 4)   -n, --requests N  (default 4000)
   -c, --concurrency N     (default 16)  --policy NAME     --backend B
+
+${ASM_USAGE}
+${DISASM_USAGE}
+${RUN_USAGE}
+${TEST_RUN_USAGE}
+exit codes (toolchain): 0 ok, 1 bad input file or the program failed, 2 bad command line
 `;
 
 interface Io {
@@ -248,6 +266,14 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
         return await demo(rest, io);
       case 'policies':
         return policies(io);
+      case 'asm':
+        return await cmdAsm(rest, io);
+      case 'disasm':
+        return await cmdDisasm(rest, io);
+      case 'run':
+        return await cmdRun(rest, io);
+      case 'test-run':
+        return await cmdTestRun(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -269,6 +295,13 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
 
 const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
 if (invokedDirectly) {
+  // `reuseport asm x.s | head`: a closed pipe ends a toolchain command quietly, as SIGPIPE would
+  if (['asm', 'disasm', 'run', 'test-run'].includes(process.argv[2] ?? '')) {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -4,7 +4,6 @@
  * that carries an exit code (2 = the command line is wrong, 1 = the input or the program is).
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AssemblerError, DecodeError, EbpfError, assemble, formatAssemblerError } from '../ebpf/index.js';
 import { VmError } from '../vm/index.js';
 import type { Out } from './output.js';
@@ -29,15 +28,18 @@ export class ToolError extends Error {
 export const usage = (message: string): ToolError => new ToolError(2, message);
 export const failed = (message: string, detail?: string): ToolError => new ToolError(1, message, detail);
 
-/** parseArgs with its ERR_PARSE_ARGS_* errors turned into usage errors. */
-export function parseToolArgs<O extends NonNullable<ParseArgsConfig['options']>>(cmd: string, argv: string[], options: O, maxPositionals: number) {
-  let parsed;
+/**
+ * Parse a command's options with node:util parseArgs (strict, positionals allowed): its
+ * ERR_PARSE_ARGS_* errors and extra positionals become usage errors.
+ */
+export function parseToolArgs<T extends { positionals: string[] }>(parse: () => T, maxPositionals: number): T {
+  let parsed: T;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parse();
   } catch (err) {
-    throw usage(`${cmd}: ${(err as Error).message.split('\n')[0]}`);
+    throw usage((err as Error).message.split('\n')[0]!.split('. ')[0]!);
   }
-  if (parsed.positionals.length > maxPositionals) throw usage(`${cmd}: unexpected argument '${parsed.positionals[maxPositionals]}'`);
+  if (parsed.positionals.length > maxPositionals) throw usage(`unexpected argument '${parsed.positionals[maxPositionals]}'`);
   return parsed;
 }
 
@@ -163,9 +165,16 @@ export function parseDataFile(name: string, src: string): DataFile {
  * An AssemblerError as a compiler diagnostic: `file:line:col: reason`, the source line and a
  * caret. `lineBase` shifts lines when the text is a section of a larger file.
  */
-export function assemblerDiagnostic(err: AssemblerError, file: string, source: string, lineBase = 1): ToolError {
+export function assemblerDiagnostic(err: AssemblerError, file: string, source: string, lineBase = 1, maps?: Readonly<Record<string, number>>): ToolError {
   const shown = formatAssemblerError(err, source).split('\n').slice(1).join('\n');
-  return failed(`${file}:${err.line + lineBase - 1}:${err.column}: ${err.reason}`, shown || undefined);
+  const known = maps && Object.keys(maps).length ? Object.keys(maps).join(', ') : 'none (asm: --map NAME=FD)';
+  const why = err.kind === 'unresolved-map' && maps ? `${err.reason}; maps known here: ${known}` : err.reason;
+  return failed(`${file}:${err.line + lineBase - 1}:${err.column}: ${why}`, shown || undefined);
+}
+
+/** The last 20 lines of a verifier log, indented. */
+export function verifierLog(log: string): string {
+  return ['verifier log:', ...log.trimEnd().split('\n').slice(-20).map((l) => '  ' + l)].join('\n');
 }
 
 /** Run a command body: ToolErrors and toolchain/VM errors become one line and an exit code. */
@@ -189,8 +198,9 @@ export async function runTool(cmd: string, io: ToolIo, body: () => number | Prom
       io.err.write(`reuseport ${cmd}: ${err.message}\n`);
       return 1;
     }
-    const e = err as { message?: string; code?: string; log?: string };
+    const e = err as { message?: string; hint?: string; log?: string };
     io.err.write(`reuseport ${cmd}: ${e.message ?? String(err)}\n`);
+    if (e.log) io.err.write(verifierLog(e.log) + '\n');
     return 1;
   }
 }
@@ -204,7 +214,8 @@ export interface LoadedBytecode {
   mem?: Uint8Array;
 }
 
-const isText = (b: Uint8Array): boolean => !b.some((c) => (c < 9 || (c > 13 && c < 32)) && c !== 27);
+/** No control bytes other than white space (and ESC): text, not bytecode. */
+export const isText = (b: Uint8Array): boolean => !b.some((c) => (c < 9 || (c > 13 && c < 32)) && c !== 27);
 
 /**
  * A program from a file or stdin: `.s`/`.asm` assembly, `.data` bpf_conformance files, and
@@ -218,7 +229,7 @@ export function loadBytecode(path: string, maps: Readonly<Record<string, number>
     try {
       return assemble(src, { maps });
     } catch (err) {
-      if (err instanceof AssemblerError) throw assemblerDiagnostic(err, name, src, lineBase);
+      if (err instanceof AssemblerError) throw assemblerDiagnostic(err, name, src, lineBase, maps);
       throw err;
     }
   };

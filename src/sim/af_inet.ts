@@ -10,7 +10,7 @@ import {
 } from '../kernel/index.js';
 import { INADDR_ANY as INADDR_ANY_, IN6ADDR_ANY as IN6ADDR_ANY_, INADDR_LOOPBACK, IN6ADDR_LOOPBACK, formatAddr, parseAddr, type InAddr } from './addr.js';
 import {
-  Sock, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_RECV, TCP_NEW_SYN_RECV, skbTruesize, type RequestSock,
+  Sock, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT, TCP_NEW_SYN_RECV, skbTruesize, type RequestSock,
 } from './socket.js';
 import { PortTable } from './inet_hashtables.js';
 import { ReuseportGroup } from './reuseport_group.js';
@@ -122,7 +122,7 @@ export class InetStack {
   private readonly parsed6 = new Map<string, InAddr>();
 
   /** A destination as the packet will carry it (connect to the wildcard means loopback). */
-  private destination(sc: string, sk: Sock, address: string, port: number): { v6: boolean; daddr: InAddr } {
+  private destination(sc: string, sk: Sock, address: string, port: number, portZeroEinval = false): { v6: boolean; daddr: InAddr } {
     checkPort(sc, port);
     const cache = sk.family === AF_INET ? this.parsed4 : this.parsed6;
     let d = cache.get(address);
@@ -131,6 +131,8 @@ export class InetStack {
       if (cache.size < 1024) cache.set(address, d);
     }
     if (sk.family === AF_INET6 && d.v4 && sk.ipv6only) fail(sc, 'ENETUNREACH', 'IPV6_V6ONLY socket cannot reach an IPv4 address');
+    // UDP sendto(): udp_sendmsg / udpv6_sendmsg refuse port 0 before routing (address checks below)
+    if (portZeroEinval && port === 0) fail(sc, 'EINVAL', 'destination port 0');
     const v6 = sk.family === AF_INET6 && !d.v4;
     if (d.any) d = v6 ? IN6ADDR_LOOPBACK : INADDR_LOOPBACK;
     if (!d.loopback) fail(sc, 'ENETUNREACH', `${address}: only loopback exists in the simulated namespace`);
@@ -179,12 +181,18 @@ export class InetStack {
     }
     sk.rcvSaddr = a;
     sk.bindAddrLocked = !a.any;
+    // __inet6_bind(): a specific IPv6 (not v4-mapped) address makes the socket IPv6-only
+    // (sk_ipv6only = 1, restored if the port cannot be had): IPV6_V6ONLY reads 1, and IPv4
+    // destinations are ENETUNREACH from then on
+    const savedIpv6only = sk.ipv6only;
+    if (sk.family === AF_INET6 && !a.any && !a.v4) sk.ipv6only = true;
+    const undo = (): void => { sk.rcvSaddr = null; sk.bindAddrLocked = false; sk.ipv6only = savedIpv6only; };
     if (port === 0) {
       port = this.freePortFor(sk, true);
-      if (port === 0) { sk.rcvSaddr = null; fail(sc, 'EADDRINUSE', 'no free ephemeral port'); }
+      if (port === 0) { undo(); fail(sc, 'EADDRINUSE', 'no free ephemeral port'); }
     } else {
       const other = this.ports.conflicts(sk, port);
-      if (other) { sk.rcvSaddr = null; fail(sc, 'EADDRINUSE', `port ${port} is in use${other.reuseport && sk.reuseport ? ' (a socket with its own reuseport group cannot join another, or different owner uid)' : ''}`); }
+      if (other) { undo(); fail(sc, 'EADDRINUSE', `port ${port} is in use${other.reuseport && sk.reuseport ? ' (a socket with its own reuseport group cannot join another, or different owner uid)' : ''}`); }
       sk.bindPortLocked = true;
     }
     this.ports.addOwner(sk, port);
@@ -192,7 +200,7 @@ export class InetStack {
       // udp_lib_get_port(): hash now, join the reuseport group now
       if (sk.reuseport && !this.joinGroup(sk)) {
         this.ports.removeOwner(sk);
-        sk.rcvSaddr = null;
+        undo();
         fail(sc, 'EADDRINUSE', 'reuseport group is full');
       }
       sk.rcuFree = true;
@@ -255,7 +263,8 @@ export class InetStack {
     const sc = 'listen';
     if (sk.family === AF_UNIX) fail(sc, 'EOPNOTSUPP', 'AF_UNIX listen is not simulated');
     if (sk.type !== SOCK_STREAM) fail(sc, 'EOPNOTSUPP', 'listen() needs a SOCK_STREAM socket');
-    if (sk.state !== TCP_CLOSE && sk.state !== TCP_LISTEN) fail(sc, 'EINVAL', 'socket is connected');
+    // inet_listen(): only an SS_UNCONNECTED socket in CLOSE/LISTEN (a connection that ended stays SS_CONNECTED)
+    if (sk.connected || (sk.state !== TCP_CLOSE && sk.state !== TCP_LISTEN)) fail(sc, 'EINVAL', 'socket is connected');
     const b = backlog >>> 0 > this.sysctl.somaxconn ? this.sysctl.somaxconn : backlog >>> 0;
     if (sk.state === TCP_LISTEN) {
       sk.backlog = b;
@@ -294,16 +303,23 @@ export class InetStack {
     if (sk.family === AF_UNIX) fail(sc, 'EINVAL', 'AF_UNIX connect is not simulated');
     if (sk.isUdp) return this.udpConnect(sk, address, port);
     if (!sk.isTcp) fail(sc, 'EOPNOTSUPP', 'raw sockets are not simulated');
+    // __inet_stream_connect(): SS_CONNECTED stays after the connection ended (RST, FIN): EISCONN
+    if (sk.connected) fail(sc, 'EISCONN', 'socket was connected');
     if (sk.state === TCP_LISTEN) fail(sc, 'EISCONN', 'socket is listening');
     if (sk.state === TCP_ESTABLISHED || sk.state === TCP_SYN_RECV || sk.deferredConnect) fail(sc, 'EISCONN', 'already connected');
+    // SS_CONNECTING (__inet_stream_connect): the SYN of an earlier connect() is still unanswered
+    if (sk.state === TCP_SYN_SENT) fail(sc, 'EALREADY', 'a connection attempt is already in progress');
     const { v6, daddr } = this.destination(sc, sk, address, port);
     if (data === undefined && sk.fastopenConnect && (this.sysctl.tcpFastopen & 1)) {
       // TCP_FASTOPEN_CONNECT: connect() returns at once, the first write sends SYN + data
       this.autobindConnect(sc, sk, v6);
+      if (sk.family === AF_INET6 && !v6) sk.afOpsMapped = true;
       sk.deferredConnect = { address, port };
       return;
     }
     this.autobindConnect(sc, sk, v6);
+    // tcp_v6_connect() to a v4-mapped address: icsk_af_ops = &ipv6_mapped from here on (see Sock.afOpsMapped)
+    if (sk.family === AF_INET6 && !v6) sk.afOpsMapped = true;
     const saddr = this.source(sk, v6);
     const hash = this.ehash(v6, daddr, port, saddr, sk.num, IPPROTO_TCP);
     const tfo = data !== undefined && data.length > 0 && (this.sysctl.tcpFastopen & 1) !== 0 &&
@@ -312,21 +328,46 @@ export class InetStack {
       v6, protocol: IPPROTO_TCP, saddr, sport: sk.num, daddr, dport: port, payload: tfo ? data! : EMPTY, hash,
       cpu: cpu ?? this.defaultCpu, tcpFlags: TCP_SYN, seq: this.rng.u32(), synOptions: true, tsval: this.rng.u32(),
     };
-    const listener = this.lookupListener(pkt);
-    if (!listener && saddr.key === daddr.key && sk.num === port) {
-      // simultaneous open with itself (bound to the address and port it connects to)
+    if (v6 && sk.afOpsMapped) {
+      // tcp_v6_connect() does not restore ipv6_specific: tcp_connect() hands the IPv6 SYN to the
+      // IPv4 ops (ip_queue_xmit), which route it by the socket's stale IPv4 fields. Whatever
+      // answers can never match this socket's IPv6 4-tuple, so the SYN is retransmitted until
+      // connect() gives up: ETIMEDOUT after the bounded wait, the socket still in SYN_SENT.
       sk.daddr = daddr;
       sk.dport = port;
+      sk.state = TCP_SYN_SENT;
+      if (!sk.rcvSaddr || sk.rcvSaddr.any) sk.rcvSaddr = saddr;
+      fail(sc, 'ETIMEDOUT', `the SYN to [${address}]:${port} left through the socket's leftover IPv4 ops (after its v4-mapped connect) and got no answer`);
+    }
+    if (saddr.key === daddr.key && sk.num === port) {
+      // __inet_lookup_skb() tries the established table before the listeners: the SYN carries this
+      // socket's own 4-tuple and finds it (simultaneous open with itself), even where a listener
+      // shares the port. connect() has chosen the source address, as for any connect.
+      sk.daddr = daddr;
+      sk.dport = port;
+      if (!sk.rcvSaddr || sk.rcvSaddr.any) sk.rcvSaddr = saddr;
+      if (sk.shutdownWr) {
+        // SEND_SHUTDOWN set before connect(): on SYN_RECV -> ESTABLISHED tcp_rcv_state_process()
+        // calls tcp_shutdown(), the FIN comes back to the socket itself (FIN_WAIT2 -> TIME_WAIT,
+        // tcp_done): TCP_CLOSE without an error, so the blocking connect() returns ECONNABORTED
+        // and disconnects (TIME_WAIT itself is not modelled)
+        this.unbindClient(sk);
+        this.tcpDisconnect(sk);
+        fail(sc, 'ECONNABORTED', 'the self-connected socket was shut down for writing: its FIN closed it');
+      }
       sk.state = TCP_ESTABLISHED;
+      sk.connected = true;
       sk.peer = sk;
       return;
     }
+    const listener = this.lookupListener(pkt);
     if (!listener) {
       this.stats.tcpRsts++;
+      // the RST: tcp_reset() -> tcp_done(): TCP_CLOSE releases the port unless bound explicitly
+      // (inet_put_port; inet_sport stays for getsockname)
       this.unbindClient(sk);
-      sk.done = true;
-      // tcp_disconnect(): inet_reset_saddr() unless the address was bound explicitly
-      if (!sk.bindAddrLocked) sk.rcvSaddr = sk.family === AF_INET ? INADDR_ANY_ : IN6ADDR_ANY_;
+      // the blocking connect() returns sock_error() (ECONNREFUSED, consumed) and then disconnects
+      this.tcpDisconnect(sk);
       fail(sc, 'ECONNREFUSED', `nothing accepted the SYN to ${address}:${port}`);
     }
     if (this.sysctl.tcpSyncookies === 2) return this.cookieHandshake(sk, pkt, data ?? EMPTY);
@@ -340,6 +381,7 @@ export class InetStack {
     sk.dport = port;
     sk.skHash = hash;
     sk.state = TCP_ESTABLISHED;
+    sk.connected = true;
     if (!sk.rcvSaddr || sk.rcvSaddr.any) sk.rcvSaddr = saddr;
     const tfoAccepted = tfo && fastopenServer && ((this.sysctl.tcpFastopen & 0x200) !== 0 || this.tfoCookies.has(daddr.key));
     const req: RequestSock = { listener, client: sk, hash, synPayload: tfo ? data! : EMPTY, pending: [], cookie: 0n, state: TCP_NEW_SYN_RECV };
@@ -371,6 +413,7 @@ export class InetStack {
     sk.dport = syn.dport;
     sk.skHash = syn.hash;
     sk.state = TCP_ESTABLISHED;
+    sk.connected = true;
     if (!sk.rcvSaddr || sk.rcvSaddr.any) sk.rcvSaddr = syn.saddr;
     const ack: Packet = { ...syn, tcpFlags: TCP_ACK, synOptions: false, payload: data, seq: (syn.seq + 1) >>> 0 };
     const listener = this.lookupListener(ack);
@@ -425,6 +468,45 @@ export class InetStack {
     if (!sk.bindPortLocked && sk.isTcp) this.ports.removeOwner(sk);
   }
 
+  /**
+   * tcp_disconnect(): back to an unconnected TCP_CLOSE socket. From SYN_SENT the pending error
+   * is ECONNRESET; the port is released unless bound explicitly (inet_sport stays); the local
+   * address is reset unless bound explicitly; SOCK_DONE and the shutdown bits are cleared (so a
+   * recv() after a refused connect() is ENOTCONN, not EOF).
+   */
+  private tcpDisconnect(sk: Sock): void {
+    const old = sk.state;
+    if (old !== TCP_CLOSE) {
+      sk.state = TCP_CLOSE;
+      this.unbindClient(sk);
+    }
+    if (old === TCP_SYN_SENT) sk.softError = ERRNO.ECONNRESET;
+    while (sk.dequeue()) { /* __skb_queue_purge(&sk->sk_receive_queue) */ }
+    sk.daddr = null;
+    sk.dport = 0;
+    if (!sk.bindAddrLocked) sk.rcvSaddr = sk.family === AF_INET ? INADDR_ANY_ : IN6ADDR_ANY_;
+    sk.shutdownRd = false;
+    sk.shutdownWr = false;
+    sk.done = false;
+    sk.peerClosed = false;
+    sk.peer = null;
+    sk.connected = false;
+  }
+
+  /**
+   * tcp_done(): TCP_CLOSE (the port is released unless bound explicitly; inet_sport stays),
+   * SHUTDOWN_MASK. SS_CONNECTED and SOCK_DONE are left as they are.
+   */
+  private tcpDone(sk: Sock): void {
+    sk.state = TCP_CLOSE;
+    this.unbindClient(sk);
+    sk.shutdownRd = true;
+    sk.shutdownWr = true;
+    sk.done = true;
+    sk.peer = null;
+    sk.pendingReq = null;
+  }
+
   /** __inet_lookup_listener + reuseport selection; null = RST. */
   lookupListener(pkt: Packet): Sock | null {
     const sk = this.ports.lookup(IPPROTO_TCP, pkt.v6, pkt.daddr, pkt.dport, pkt.saddr, pkt.sport, true);
@@ -447,12 +529,12 @@ export class InetStack {
     expireSynAckTimers(this);
   }
 
-  /** @internal the client side of a connection that got a RST. */
+  /** @internal the client side of a connection that got a RST: tcp_reset() -> tcp_done_with_error(). */
   resetClient(client: Sock): void {
-    client.peer = null;
-    client.pendingReq = null;
-    client.softError = ERRNO.ECONNRESET;
-    client.peerClosed = true;
+    if (client.state === TCP_CLOSE) return;
+    // CLOSE_WAIT (a FIN came first): EPIPE; otherwise ECONNRESET
+    client.softError = client.peerClosed && client.state === TCP_ESTABLISHED ? ERRNO.EPIPE : ERRNO.ECONNRESET;
+    this.tcpDone(client);
   }
 
   // ---- accept(2) ----
@@ -463,14 +545,18 @@ export class InetStack {
     const i = sk.acceptQueue.findIndex((c) => c.state === TCP_ESTABLISHED || c.state === TCP_SYN_RECV || c.state === TCP_CLOSE);
     if (i < 0) fail(sc, 'EAGAIN', 'accept queue is empty');
     const [child] = sk.acceptQueue.splice(i, 1);
+    child!.connected = true; // inet_accept(): newsock->state = SS_CONNECTED
     return child!;
   }
 
   // ---- UDP ----
   private udpConnect(sk: Sock, address: string, port: number): void {
     const sc = 'connect';
+    checkPort(sc, port);
+    // inet_dgram_connect() autobinds before the protocol looks at the address: a connect() that
+    // then fails (ENETUNREACH, EAFNOSUPPORT ...) leaves the socket bound to an ephemeral port
+    this.autobindConnect(sc, sk, sk.family === AF_INET6);
     const { v6, daddr } = this.destination(sc, sk, address, port);
-    this.autobindConnect(sc, sk, v6);
     sk.daddr = daddr;
     sk.dport = port;
     sk.state = TCP_ESTABLISHED;
@@ -499,8 +585,10 @@ export class InetStack {
         this.connect(sk, address, port, data, cpu);
         return data.length;
       }
-      if (sk.state === TCP_LISTEN || sk.state === TCP_CLOSE) {
+      if (sk.state === TCP_LISTEN || sk.state === TCP_CLOSE || sk.state === TCP_SYN_SENT) {
+        // sk_stream_wait_connect(): the pending error, EPIPE unless connecting, EAGAIN (non-blocking)
         if (sk.softError) { const e = sk.softError; sk.softError = 0; throw new SysError(sc, e); }
+        if (sk.state === TCP_SYN_SENT) fail(sc, 'EAGAIN', 'the handshake has not completed');
         fail(sc, 'EPIPE', 'socket is not connected');
       }
       if (sk.softError) { const e = sk.softError; sk.softError = 0; throw new SysError(sc, e); }
@@ -512,12 +600,10 @@ export class InetStack {
         return data.length;
       }
       if (!peer) {
-        // CLOSE_WAIT: the peer closed; this send is accepted and the peer answers with a RST
-        // (tcp_reset in CLOSE_WAIT: EPIPE, the socket closes)
-        if (sk.peerClosed && !sk.done) {
-          sk.done = true;
-          sk.state = TCP_CLOSE;
-          sk.softError = ERRNO.EPIPE;
+        // CLOSE_WAIT: the peer closed; this send is accepted and the orphaned peer answers with a
+        // RST (tcp_reset in CLOSE_WAIT: EPIPE pending, the socket closes)
+        if (sk.peerClosed) {
+          this.resetClient(sk);
           return data.length;
         }
         fail(sc, 'EPIPE', 'connection was reset');
@@ -528,7 +614,6 @@ export class InetStack {
     if (!sk.isUdp) fail(sc, 'EOPNOTSUPP', 'raw sockets are not simulated');
     // inet_send_prepare(): autobind before udp_sendmsg() looks at anything
     this.autobindConnect(sc, sk, sk.family === AF_INET6);
-    if (sk.softError) { const e = sk.softError; sk.softError = 0; throw new SysError(sc, e); }
     let v6: boolean, daddr: InAddr, dport: number;
     if (address === undefined) {
       if (!sk.daddr) fail(sc, 'EDESTADDRREQ', 'UDP socket is not connected and no destination was given');
@@ -536,14 +621,16 @@ export class InetStack {
       dport = sk.dport;
       v6 = sk.family === AF_INET6 && !daddr.v4;
     } else {
-      ({ v6, daddr } = this.destination(sc, sk, address, port ?? 0));
+      ({ v6, daddr } = this.destination(sc, sk, address, port ?? 0, true));
       dport = port ?? 0;
     }
-    // port 0: EINVAL for an explicit destination and for IPv6 sockets; a connected AF_INET socket sends (to nobody)
-    // port 0: EINVAL for an explicit destination and for a v4-mapped peer of an IPv6 socket; a connected
-    // socket with an IPv4 or IPv6 peer on port 0 sends (to nobody)
-    if (dport === 0 && (address !== undefined || (sk.family === AF_INET6 && daddr.v4))) fail(sc, 'EINVAL', 'destination port 0');
-    // SEND_SHUTDOWN is seen when the datagram is built, after the destination checks
+    // port 0 (explicit destinations: checked above): EINVAL for a v4-mapped peer of an IPv6 socket
+    // (udpv6_sendmsg passes it to udp_sendmsg as an explicit address); a connected socket with an
+    // IPv4 or IPv6 peer on port 0 sends (to nobody)
+    if (dport === 0 && sk.family === AF_INET6 && daddr.v4) fail(sc, 'EINVAL', 'destination port 0');
+    // the pending error (ICMP) and SEND_SHUTDOWN are seen when the datagram is allocated
+    // (sock_alloc_send_pskb: sock_error, then SEND_SHUTDOWN), after the destination checks
+    if (sk.softError) { const e = sk.softError; sk.softError = 0; throw new SysError(sc, e); }
     if (sk.shutdownWr) fail(sc, 'EPIPE', 'socket is shut down for writing');
     if (data.length > 65507) fail(sc, 'EMSGSIZE', `datagram of ${data.length} bytes`);
     this.autobindConnect(sc, sk, v6);
@@ -566,8 +653,10 @@ export class InetStack {
     }
     if (!target) {
       this.stats.udpNoPorts++;
-      // ICMP port unreachable: only a connected sender hears about it
-      if (sender && sender.daddr && sender.daddr.key === pkt.daddr.key && sender.dport === pkt.dport) sender.softError = ERRNO.ECONNREFUSED;
+      // ICMP port unreachable (__udp4_lib_err / __udp6_lib_err): the sender is looked up by the
+      // datagram's 4-tuple — a connected socket's peer port only constrains when it is not 0 — and
+      // only a connected socket records the error
+      if (sender && sender.daddr && sender.daddr.key === pkt.daddr.key && (sender.dport === 0 || sender.dport === pkt.dport)) sender.softError = ERRNO.ECONNREFUSED;
       return null;
     }
     const truesize = skbTruesize(pkt.payload.length);
@@ -612,19 +701,21 @@ export class InetStack {
       if (sk.state === TCP_LISTEN) fail(sc, 'ENOTCONN', 'listening socket');
       const e = sk.peek();
       if (!e) {
+        // tcp_recvmsg_locked(): SOCK_DONE (a FIN came) before the pending error, then RCV_SHUTDOWN, then TCP_CLOSE
+        if (sk.peerClosed) return { data: new Uint8Array(0), ...this.peerOrEmpty(sk) };
         if (sk.softError) { const err = sk.softError; sk.softError = 0; throw new SysError(sc, err); }
-        if (sk.peerClosed || sk.shutdownRd || sk.done) return { data: new Uint8Array(0), address: sk.daddr ? formatAddr(sk.family, sk.daddr) : '', port: sk.dport };
+        if (sk.shutdownRd) return { data: new Uint8Array(0), ...this.peerOrEmpty(sk) };
         if (sk.state === TCP_CLOSE) fail(sc, 'ENOTCONN', 'socket is not connected');
         fail(sc, 'EAGAIN', 'no data');
       }
       const max = maxLength ?? 65536;
       if (e.data.length <= max) {
         sk.dequeue();
-        return { data: e.data, ...this.peerName(sk) };
+        return { data: e.data, ...this.peerOrEmpty(sk) };
       }
       const out = e.data.slice(0, max);
       e.data = e.data.subarray(max);
-      return { data: out, ...this.peerName(sk) };
+      return { data: out, ...this.peerOrEmpty(sk) };
     }
     if (sk.softError) { const err = sk.softError; sk.softError = 0; throw new SysError(sc, err); }
     const e = sk.dequeue();
@@ -633,8 +724,14 @@ export class InetStack {
     return { data: e.data.length > max ? e.data.subarray(0, max) : e.data, address: e.address, port: e.port };
   }
 
+  /** TCP recvfrom() fills no address: Kernel.recvfrom reports getpeername(), or '' / 0 when that fails. */
+  private peerOrEmpty(sk: Sock): SockAddr {
+    if (!sk.daddr || sk.dport === 0 || sk.state === TCP_CLOSE || sk.state === TCP_SYN_SENT) return { address: '', port: 0 };
+    return { address: formatAddr(sk.family, sk.daddr), port: sk.dport };
+  }
+
   peerName(sk: Sock): SockAddr {
-    if (!sk.daddr || sk.dport === 0 || (sk.isTcp && sk.state === TCP_CLOSE)) fail('getpeername', 'ENOTCONN', 'socket is not connected');
+    if (!sk.daddr || sk.dport === 0 || (sk.isTcp && (sk.state === TCP_CLOSE || sk.state === TCP_SYN_SENT))) fail('getpeername', 'ENOTCONN', 'socket is not connected');
     return { address: formatAddr(sk.family, sk.daddr), port: sk.dport };
   }
 
@@ -644,13 +741,32 @@ export class InetStack {
     if (how < 0 || how > 2) fail(sc, 'EINVAL', `how ${how}`);
     const rcv = how === 0 || how === 2, snd = how === 1 || how === 2;
     if (sk.isTcp && sk.state === TCP_LISTEN) {
-      if (rcv) this.listenStop(sk);
+      if (rcv) {
+        // tcp_disconnect() of the listener: also clears the shutdown bits an earlier shutdown() of
+        // the unconnected socket had set
+        this.listenStop(sk);
+        sk.shutdownRd = false;
+        sk.shutdownWr = false;
+        sk.done = false;
+      }
+      return;
+    }
+    // inet_shutdown(): a connect in progress is disconnected (no bits set; the error is ECONNRESET)
+    if (sk.isTcp && sk.state === TCP_SYN_SENT) {
+      this.tcpDisconnect(sk);
       return;
     }
     // inet_shutdown(): the bits are set even on an unconnected socket, which still gets ENOTCONN
     if (rcv) sk.shutdownRd = true;
     if (snd) {
       sk.shutdownWr = true;
+      if (sk.isTcp && sk.peer === sk && sk.state === TCP_ESTABLISHED) {
+        // a self-connected socket gets its own FIN: FIN_WAIT2 -> TIME_WAIT, tcp_done() (TCP_CLOSE,
+        // SHUTDOWN_MASK, SOCK_DONE; TIME_WAIT itself is not modelled)
+        sk.peerClosed = true;
+        this.tcpDone(sk);
+        return;
+      }
       if (sk.isTcp && sk.peer) sk.peer.peerClosed = true;
     }
     if (sk.state === TCP_CLOSE) fail(sc, 'ENOTCONN', 'socket is not connected');
@@ -689,9 +805,14 @@ export class InetStack {
     const keep = sk.requests.length > 0 && sk.reuseCb !== null && sk.reuseCb.closed.includes(sk);
     if (!keep) this.detachFromGroup(sk);
     for (const m of this.sockmaps) m.removeSock(sk);
-    if (sk.isTcp && sk.peer) {
-      sk.peer.peerClosed = true;
-      sk.peer.peer = null;
+    if (sk.isTcp && sk.peer && sk.peer !== sk) {
+      if (sk.rcvQueueLength > 0) {
+        // tcp_close() with unread data: RST instead of FIN
+        this.resetClient(sk.peer);
+      } else {
+        sk.peer.peerClosed = true;
+        sk.peer.peer = null;
+      }
     }
     for (const c of sk.acceptQueue) this.abortChild(c);
     sk.acceptQueue = [];
@@ -710,7 +831,7 @@ export class InetStack {
     if (sk.rcvQueueLength > 0) ev |= POLLIN;
     if (sk.softError) ev |= POLLERR;
     if (sk.isTcp) {
-      if (sk.peerClosed || sk.done) ev |= POLLIN | (sk.shutdownWr || sk.done ? POLLHUP : 0);
+      if (sk.peerClosed || sk.done) ev |= POLLIN | ((sk.shutdownWr && sk.peerClosed) || sk.done ? POLLHUP : 0);
     }
     return ev;
   }

@@ -87,8 +87,10 @@ export class Sock {
   softError = 0;
   shutdownRd = false;
   shutdownWr = false;
-  /** The peer closed its side: reads give EOF. */
+  /** A FIN arrived (tcp_fin: SOCK_DONE + RCV_SHUTDOWN): reads give EOF, before any pending error. */
   peerClosed = false;
+  /** struct socket state SS_CONNECTED (TCP): set when connect()/accept() completes, cleared only by a disconnect. */
+  connected = false;
   /** TCP: the connected peer socket. */
   peer: Sock | null = null;
   /** TCP client whose handshake's final ACK is held back (the server side is still a request). */
@@ -104,8 +106,14 @@ export class Sock {
   deferredConnect: { address: string; port: number } | null = null;
   /** inet_sport: what getsockname() reports even after inet_put_port() released the port. */
   sport = 0;
-  /** SOCK_DONE: the connection ended (RST/refused); recv gives EOF. */
+  /** tcp_done() ran (RST received, or the connection closed): TCP_CLOSE with SHUTDOWN_MASK. */
   done = false;
+  /**
+   * icsk_af_ops == &ipv6_mapped: an AF_INET6 TCP socket that sent a SYN to a v4-mapped address.
+   * tcp_v6_connect() switches to the IPv4 ops for that and switches back only when
+   * tcp_v4_connect() fails before the SYN; nothing else (tcp_disconnect included) resets it.
+   */
+  afOpsMapped = false;
   /** The listener a child was created by (rsk_listener / for state reporting). */
   parent: Sock | null = null;
   /** The 4-tuple hash the connection was created with (sk_hash). */

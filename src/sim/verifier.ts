@@ -18,6 +18,7 @@ import {
 } from '../kernel/index.js';
 import type { BpfMap } from './bpf_map.js';
 import { bpfSockAccess, skFilterAccess, skReuseportAccess } from './sk_reuseport_md.js';
+import { computeLiveRegs } from './verifier_liveness.js';
 
 export class VerifierError extends Error {
   constructor(readonly code: ErrnoCode, readonly log: string) {
@@ -45,6 +46,8 @@ interface Reg {
   align?: number;
   /** Packet pointers: bytes verified readable from this pointer (reg->range). */
   range?: number;
+  /** Scalars: some safety decision depends on this exact range (reg->precise); imprecise ones prune as "any". */
+  precise?: boolean;
 }
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -70,13 +73,14 @@ function tnumMask(umax: bigint, align: number): string {
 }
 const isConst = (r: Reg): boolean => r.t === 'scalar' && r.umin === r.umax;
 
+/** slot_type of one stack byte (enum bpf_stack_slot_type). */
+const STACK_INVALID = 0, STACK_MISC = 1, STACK_ZERO = 2, STACK_SPILL = 3;
+
 interface Frame {
   regs: Reg[];
-  /** Per byte: 0 uninit, 1 written. */
-  stack: Uint8Array;
-  /** Per byte: the known value (0..255) or -1 (for constant map keys). */
-  vals: Int16Array;
-  /** Spilled registers per 8-byte slot (index 0 = fp-8). */
+  /** slot_type per stack byte, indexed by 512 + fp offset. A spill's bytes start at its slot's lowest address. */
+  stype: Uint8Array;
+  /** spilled_ptr per 8-byte slot (index = (512 + off) >> 3), valid while the slot's first byte is STACK_SPILL. */
   spills: (Reg | null)[];
   /** Return pc in the caller. */
   ret: number;
@@ -86,12 +90,26 @@ interface Frame {
 
 interface State {
   pc: number;
-  /** The last state seen at each loop head on this path (infinite-loop detection). */
-  loops: Map<number, string>;
   frames: Frame[];
-
   refs: number[];
+  /** The last checkpoint on this path (cur->parent). */
+  cp: Checkpoint | null;
+  /** Instructions executed on this path, newest first (the jmp_history precision backtracking walks). */
+  hist: Hist | null;
 }
+
+/** A state kept at a prune point (struct bpf_verifier_state_list). */
+interface Checkpoint {
+  st: State;
+  parent: Checkpoint | null;
+  /** Paths still being explored below this state; 0 = fully verified (safe to prune against). */
+  branches: number;
+  hit: number;
+  miss: number;
+}
+
+/** One executed instruction; `slot` = frame * 64 + slot of a register spill/fill, else -1; `cp` marks a checkpoint. */
+interface Hist { pc: number; slot: number; depth: number; cp: Checkpoint | null; prev: Hist | null }
 
 export interface VerifyEnv {
   progType: number;
@@ -109,6 +127,35 @@ export interface VerifyResult {
 }
 
 const COMPLEXITY_LIMIT = 1_000_000;
+
+/** save_register_state(): the first `size` bytes of slot k hold a spilled register, the rest turn MISC (ZERO/INVALID stay). */
+function saveSpill(f: Frame, k: number, r: Reg, size: number): void {
+  f.spills[k] = { ...r };
+  const b = k * 8;
+  for (let i = b; i < b + 8; i++) {
+    if (i < b + size) f.stype[i] = STACK_SPILL;
+    else if (f.stype[i] === STACK_SPILL) f.stype[i] = STACK_MISC;
+  }
+}
+
+/** A plain write into slot k destroys a spilled register there (its bytes become MISC). */
+function scrubSlot(f: Frame, k: number): void {
+  if (f.spills[k] === null && f.stype[k * 8] !== STACK_SPILL) return;
+  f.spills[k] = null;
+  for (let i = k * 8; i < k * 8 + 8; i++) if (f.stype[i] === STACK_SPILL) f.stype[i] = STACK_MISC;
+}
+
+function newFrame(regs: Reg[], ret: number): Frame {
+  return { regs, stype: new Uint8Array(512), spills: new Array(64).fill(null), ret, depth: 0 };
+}
+
+/** coerce_reg_to_size(): a narrow load keeps the range when the high bits agree, else [0, mask]. */
+function coerce(r: Reg, size: number): Reg {
+  if (size >= 8 || r.t !== 'scalar') return r;
+  const mask = (1n << BigInt(size * 8)) - 1n;
+  if ((r.umin & ~mask) === (r.umax & ~mask)) return { ...r, umin: r.umin & mask, umax: r.umax & mask, align: Math.min(alignOf(r), size * 8) };
+  return { ...r, umin: 0n, umax: mask, align: Math.min(alignOf(r), size * 8) };
+}
 
 /** Helpers SK_REUSEPORT / SOCKET_FILTER programs may call here, with their argument kinds. */
 type Arg = 'ctx' | 'map' | 'key' | 'value' | 'any' | 'uninit_mem' | 'mem' | 'size' | 'sock_common' | 'unsim';
@@ -188,11 +235,18 @@ class Checker {
   private processed = 0;
   private maxDepth = 0;
   private nextId = 1;
-  private readonly seen: Map<number, Set<string>> = new Map();
   private readonly subprogStarts = new Set<number>([0]);
-  /** Jump targets (where states are compared) and targets of backward jumps (loop heads). */
+  /** Prune points (mark_prune_point): conditional jumps, branch and goto targets, insns after calls. */
   private readonly pruneAt = new Set<number>();
-  private readonly loopHeads = new Set<number>();
+  /** explored_states: checkpoints per prune point. */
+  private readonly explored = new Map<number, Checkpoint[]>();
+  private jmps = 0;
+  private prevJmps = 0;
+  private prevInsns = 0;
+  /** Live-in registers per insn (compute_live_registers). */
+  private live: Uint16Array = new Uint16Array(0);
+  /** Set by mem(): the frame*64+slot a register spill/fill touched (for backtracking), else -1. */
+  private lastSlot = -1;
 
   constructor(
     private readonly insns: Insn[],
@@ -216,10 +270,9 @@ class Checker {
     const stack = [0];
     reach[0] = 1;
     let intoLddw = -1;
-    const edge = (from: number, to: number): void => {
+    const edge = (from: number, to: number, prune = to !== from + 1): void => {
       if (to < 0 || to >= n) this.die('EINVAL', `jump out of range from insn ${from} to ${to}`);
-      if (to !== from + 1) this.pruneAt.add(to);
-      if (to <= from) this.loopHeads.add(to);
+      if (prune) this.pruneAt.add(to);
       if (insns[to]!.lddwHi) {
         if (intoLddw < 0) intoLddw = to - 1;
         return;
@@ -232,7 +285,7 @@ class Checker {
       const c = op.cls(insn.opcode);
       if (op.cls(insn.opcode) === op.BPF_LD && insn.imm64 !== undefined) {
         if (i + 2 > n) this.die('EINVAL', 'last insn is not an exit or jmp');
-        if (i + 2 < n) edge(i, i + 2);
+        if (i + 2 < n) edge(i, i + 2, false);
         else this.die('EINVAL', 'last insn is not an exit or jmp');
         continue;
       }
@@ -250,6 +303,8 @@ class Checker {
             this.die('EINVAL', 'calling kernel functions is not supported by this simulated kernel');
           }
           if (i + 1 >= n) this.die('EINVAL', 'last insn is not an exit or jmp');
+          if (insn.src === op.BPF_PSEUDO_CALL) this.pruneAt.add(i);
+          this.pruneAt.add(i + 1);
           edge(i, i + 1);
           continue;
         }
@@ -258,6 +313,8 @@ class Checker {
           edge(i, i + off + 1);
           continue;
         }
+        this.pruneAt.add(i);
+        this.pruneAt.add(i + insn.off + 1);
         edge(i, i + insn.off + 1);
         if (i + 1 >= n) this.die('EINVAL', 'last insn is not an exit or jmp');
         edge(i, i + 1);
@@ -272,11 +329,12 @@ class Checker {
   }
 
   run(_n: number): VerifyResult {
+    this.live = computeLiveRegs(this.insns, (id) => helperProto(this.env.progType, id)?.args.length ?? 5);
     const regs: Reg[] = [];
     for (let r = 0; r <= 10; r++) regs.push({ ...NOT_INIT });
     regs[1] = { ...NOT_INIT, t: 'ctx', off: 0, umin: 0n, umax: 0n };
     regs[10] = { ...NOT_INIT, t: 'fp', off: 0, umin: 0n, umax: 0n, frame: 0 };
-    const init: State = { pc: 0, loops: new Map(), frames: [{ regs, stack: new Uint8Array(512), vals: new Int16Array(512).fill(-1), spills: new Array(64).fill(null), ret: -1, depth: 0 }], refs: [] };
+    const init: State = { pc: 0, frames: [newFrame(regs, -1)], refs: [], cp: null, hist: null };
     const work: State[] = [init];
     while (work.length) {
       const s = work.pop()!;
@@ -285,18 +343,18 @@ class Checker {
     return { insnProcessed: this.processed, stackDepth: this.maxDepth };
   }
 
-  private key(s: State): string {
-    const f = s.frames.map((fr) => fr.regs.map((r) => `${r.t}:${r.off}:${r.umin}:${r.umax}:${r.map?.id ?? ''}:${r.id}:${r.range ?? ''}:${r.align ?? ''}`).join(',') +
-      '|' + Buffer.from(fr.stack.subarray(512 - fr.depth)).toString('base64') + '|' + fr.vals.subarray(512 - fr.depth).join(',') + '|' + fr.spills.slice(64 - ((fr.depth + 7) >> 3)).map((x) => (x ? `${x.t}${x.off}${x.umin}${x.umax}` : '')).join(',') + '|' + fr.ret);
-    return `${f.join('#')}|${s.refs.join(',')}`;
+  /** env->bpf_capable: without it every scalar is precise (no "any value" pruning) and spills of scalars are not tracked. */
+  private get bpfCapable(): boolean {
+    return this.env.caps.has('CAP_BPF') || this.env.caps.has('CAP_SYS_ADMIN');
   }
 
   private clone(s: State): State {
     return {
       pc: s.pc,
-      loops: new Map(s.loops),
-      frames: s.frames.map((f) => ({ regs: f.regs.map((r) => ({ ...r })), stack: f.stack.slice(), vals: f.vals.slice(), spills: f.spills.map((x) => (x ? { ...x } : null)), ret: f.ret, depth: f.depth })),
+      frames: s.frames.map((f) => ({ regs: f.regs.map((r) => ({ ...r })), stype: f.stype.slice(), spills: f.spills.map((x) => (x ? { ...x } : null)), ret: f.ret, depth: f.depth })),
       refs: [...s.refs],
+      cp: s.cp,
+      hist: s.hist,
     };
   }
 
@@ -313,19 +371,10 @@ class Checker {
     for (;;) {
       const pc = s.pc;
       if (++this.processed > COMPLEXITY_LIMIT) this.die('E2BIG', `BPF program is too large. Processed ${this.processed} insn`);
-      // prune points are jump targets: an exact revisit there is either an infinite loop (same
-      // path) or an already explored state (another path)
-      if (this.pruneAt.has(pc)) {
-        const k = this.key(s);
-        if (this.loopHeads.has(pc)) {
-          if (s.loops.get(pc) === k) this.at(pc, `infinite loop detected at insn ${pc}`, 'EINVAL');
-          s.loops.set(pc, k);
-        }
-        let set = this.seen.get(pc);
-        if (!set) this.seen.set(pc, (set = new Set()));
-        if (set.has(k)) return;
-        if (set.size < 256) set.add(k);
-      }
+      if (this.pruneAt.has(pc) && this.isStateVisited(s)) return;
+      this.lastSlot = -1;
+      const depth = s.frames.length;
+      const step = (next: number): void => { s.hist = { pc, slot: this.lastSlot, depth, cp: null, prev: s.hist }; s.pc = next; };
       const insn = this.insns[pc]!;
       const fr = s.frames[s.frames.length - 1]!;
       const regs = fr.regs;
@@ -340,8 +389,8 @@ class Checker {
         regs[r] = v;
       };
       if (c === op.BPF_ALU || c === op.BPF_ALU64) {
-        this.alu(pc, insn, regs, readReg, writeReg, c === op.BPF_ALU64);
-        s.pc = pc + 1;
+        this.alu(pc, s, insn, regs, readReg, writeReg, c === op.BPF_ALU64);
+        step(pc + 1);
         continue;
       }
       if (c === op.BPF_LD) {
@@ -350,7 +399,7 @@ class Checker {
           if (insn.src === 0) writeReg(insn.dst, konst(insn.imm64));
           else if (insn.src === op.BPF_PSEUDO_MAP_FD) writeReg(insn.dst, { ...NOT_INIT, t: 'map_ptr', off: 0, umin: 0n, umax: 0n, map: m! });
           else writeReg(insn.dst, { ...NOT_INIT, t: 'map_value', off: Number(insn.imm64 >> 32n), umin: 0n, umax: 0n, map: m! });
-          s.pc = pc + 2;
+          step(pc + 2);
           continue;
         }
         // ld_abs / ld_ind
@@ -359,7 +408,7 @@ class Checker {
         if (op.ldMode(insn.opcode) === op.BPF_IND) readReg(insn.src);
         for (let r = 1; r <= 5; r++) regs[r] = { ...NOT_INIT };
         regs[0] = unknown();
-        s.pc = pc + 1;
+        step(pc + 1);
         continue;
       }
       if (c === op.BPF_LDX) {
@@ -367,7 +416,7 @@ class Checker {
         const size = SIZE[op.ldSize(insn.opcode)]!;
         const v = this.mem(pc, s, fr, insn.src, base, insn.off, size, false, null);
         writeReg(insn.dst, v);
-        s.pc = pc + 1;
+        step(pc + 1);
         continue;
       }
       if (c === op.BPF_ST || c === op.BPF_STX) {
@@ -383,10 +432,11 @@ class Checker {
         } else {
           this.mem(pc, s, fr, insn.dst, base, insn.off, size, true, val);
         }
-        s.pc = pc + 1;
+        step(pc + 1);
         continue;
       }
       // jumps
+      this.jmps++;
       const code = op.aluOp(insn.opcode);
       if (code === op.BPF_EXIT) {
         if (s.frames.length > 1) {
@@ -395,30 +445,31 @@ class Checker {
           const caller = s.frames[s.frames.length - 1]!;
           caller.regs[0] = r0.t === 'fp' && r0.frame === s.frames.length ? this.at(pc, 'cannot return stack pointer to the caller') : r0;
           for (let r = 1; r <= 5; r++) caller.regs[r] = { ...NOT_INIT };
-          s.pc = fr.ret;
+          step(fr.ret);
           continue;
         }
         const r0 = regs[0]!;
         if (r0.t === 'not_init') this.at(pc, 'R0 !read_ok');
         if (s.refs.length) this.at(pc, `Unreleased reference id=${s.refs[0]} alloc_insn=${pc}`, 'EINVAL');
+        this.pathDone(s);
         return;
       }
       if (code === op.BPF_CALL) {
         if (insn.src === op.BPF_PSEUDO_CALL) {
           if (s.frames.length >= 8) this.at(pc, `the call stack of ${s.frames.length + 1} frames is too deep`, 'E2BIG');
-          const callee: Frame = { regs: [], stack: new Uint8Array(512), vals: new Int16Array(512).fill(-1), spills: new Array(64).fill(null), ret: pc + 1, depth: 0 };
+          const callee: Frame = newFrame([], pc + 1);
           for (let r = 0; r <= 10; r++) callee.regs.push(r >= 1 && r <= 5 ? { ...regs[r]! } : { ...NOT_INIT });
           callee.regs[10] = { ...NOT_INIT, t: 'fp', off: 0, umin: 0n, umax: 0n, frame: s.frames.length };
           s.frames.push(callee);
-          s.pc = pc + insn.imm + 1;
+          step(pc + insn.imm + 1);
           continue;
         }
         this.helper(pc, s, fr, insn.imm, readReg);
-        s.pc = pc + 1;
+        step(pc + 1);
         continue;
       }
       if (code === op.BPF_JA) {
-        s.pc = pc + (c === op.BPF_JMP32 ? insn.imm : insn.off) + 1;
+        step(pc + (c === op.BPF_JMP32 ? insn.imm : insn.off) + 1);
         continue;
       }
       // conditional
@@ -427,10 +478,230 @@ class Checker {
       const is32 = c === op.BPF_JMP32;
       const taken = this.clone(s);
       taken.pc = pc + insn.off + 1;
-      s.pc = pc + 1;
       const outcome = this.branch(code, dst, src, is32, insn, s, taken);
-      if (outcome !== 'fall') work.push(taken);
-      if (outcome === 'taken') return;
+      const isX = op.srcBit(insn.opcode) === op.BPF_X;
+      if (outcome !== 'both' && dst.t === 'scalar') {
+        // a branch decided by a scalar's range: that range must stay exact (check_cond_jmp_op -> mark_chain_precision)
+        const regsNeeded = isX && src.t === 'scalar' ? [insn.dst, insn.src] : [insn.dst];
+        this.demand(outcome === 'taken' ? taken : s, regsNeeded, []);
+      }
+      step(pc + 1);
+      taken.hist = s.hist;
+      if (outcome === 'both') {
+        if (s.cp) s.cp.branches++;
+        work.push(taken);
+        continue;
+      }
+      if (outcome === 'taken') { s.pc = taken.pc; s.frames = taken.frames; s.refs = taken.refs; }
+    }
+  }
+
+  // ---- state pruning (is_state_visited / states_equal / regsafe) and precision (mark_chain_precision) ----
+
+  /** At a prune point: true when an already verified state covers `s` (the path ends here). */
+  private isStateVisited(s: State): boolean {
+    const pc = s.pc;
+    let addNew = this.jmps - this.prevJmps >= 2 && this.processed - this.prevInsns >= 8;
+    const list = this.explored.get(pc) ?? [];
+    for (let i = 0; i < list.length; i++) {
+      const sl = list[i]!;
+      let evict = false;
+      if (sl.branches > 0) {
+        // a state still being explored: an exact revisit can only be the same loop going round forever
+        if (this.sameCallsites(sl.st, s) && this.statesEqual(sl.st, s, true)) this.at(pc, `infinite loop detected at insn ${pc}`, 'EINVAL');
+        // a loop: different iterations rarely help pruning, so checkpoint less often
+        if (this.jmps - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
+      } else if (this.statesEqual(sl.st, s, false)) {
+        sl.hit++;
+        this.propagatePrecision(sl.st, s);
+        this.pathDone(s);
+        return true;
+      }
+      if (addNew) sl.miss++;
+      evict = sl.miss > sl.hit * 3 + 3;
+      if (evict) { list.splice(i, 1); i--; }
+    }
+    if (!this.bpfCapable && list.length > 64) addNew = false;
+    if (!addNew) return false;
+    const cp: Checkpoint = { st: this.clone(s), parent: s.cp, branches: 1, hit: 0, miss: 0 };
+    list.push(cp);
+    this.explored.set(pc, list);
+    this.prevJmps = this.jmps;
+    this.prevInsns = this.processed;
+    s.cp = cp;
+    s.hist = { pc: -1, slot: -1, depth: s.frames.length, cp, prev: s.hist };
+    // mark_all_scalars_imprecise(): precision is learnt anew below the checkpoint
+    if (this.bpfCapable) {
+      for (const f of s.frames) {
+        for (const r of f.regs) if (r.precise) r.precise = false;
+        for (const r of f.spills) if (r?.precise) r.precise = false;
+      }
+    }
+    return false;
+  }
+
+  /** update_branch_counts(): a path ended; checkpoints whose every path ended become prunable. */
+  private pathDone(s: State): void {
+    for (let cp = s.cp; cp; cp = cp.parent) if (--cp.branches > 0) break;
+  }
+
+  private sameCallsites(a: State, b: State): boolean {
+    if (a.frames.length !== b.frames.length) return false;
+    for (let i = 0; i < a.frames.length; i++) if (a.frames[i]!.ret !== b.frames[i]!.ret) return false;
+    return true;
+  }
+
+  private statesEqual(old: State, cur: State, exact: boolean): boolean {
+    if (!this.sameCallsites(old, cur) || old.refs.length !== cur.refs.length) return false;
+    const idmap = new Map<number, number>();
+    const seenCur = new Set<number>();
+    const ids = (a: number, b: number): boolean => {
+      if (!a !== !b) return false;
+      if (!a) return true;
+      const m = idmap.get(a);
+      if (m !== undefined) return m === b;
+      if (seenCur.has(b)) return false;
+      idmap.set(a, b); seenCur.add(b);
+      return true;
+    };
+    const nf = old.frames.length;
+    for (let f = 0; f < nf; f++) {
+      const of = old.frames[f]!, cf = cur.frames[f]!;
+      const live = this.live[f === nf - 1 ? old.pc : old.frames[f + 1]!.ret] ?? 0xffff;
+      for (let r = 0; r <= 10; r++) {
+        if (!exact && r < 10 && !(live & (1 << r))) continue;
+        if (!this.regsafe(of.regs[r]!, cf.regs[r]!, exact, ids)) return false;
+      }
+      if (!this.stacksafe(of, cf, exact, ids)) return false;
+    }
+    for (let i = 0; i < old.refs.length; i++) if (!ids(old.refs[i]!, cur.refs[i]!)) return false;
+    return true;
+  }
+
+  private regsafe(o: Reg, c: Reg, exact: boolean, ids: (a: number, b: number) => boolean): boolean {
+    if (o.t === 'not_init') return !exact || c.t === 'not_init';
+    if (o.t !== c.t) return false;
+    if (o.t === 'scalar') {
+      if (exact) return o.umin === c.umin && o.umax === c.umax && alignOf(o) === alignOf(c);
+      if (!o.precise && this.bpfCapable) return true;
+      return o.umin <= c.umin && c.umax <= o.umax && alignOf(o) <= alignOf(c);
+    }
+    if (o.off !== c.off || o.map !== c.map || o.frame !== c.frame) return false;
+    if (exact ? o.umin !== c.umin || o.umax !== c.umax || (o.range ?? 0) !== (c.range ?? 0) : o.umin > c.umin || c.umax > o.umax || (o.range ?? 0) > (c.range ?? 0)) return false;
+    if (o.umax !== 0n && (o.align ?? 0) > (c.align ?? 0)) return false;
+    return ids(o.id, c.id);
+  }
+
+  /** stacksafe(): byte by byte, spilled registers with regsafe(). */
+  private stacksafe(o: Frame, c: Frame, exact: boolean, ids: (a: number, b: number) => boolean): boolean {
+    const lo = 512 - ((Math.max(o.depth, c.depth) + 7) & ~7);
+    const allMisc = (f: Frame, k: number): boolean => { for (let i = k * 8; i < k * 8 + 8; i++) if (f.stype[i] !== STACK_MISC) return false; return true; };
+    const scalarOf = (f: Frame, k: number): Reg | null => {
+      const sp = f.spills[k];
+      if (f.stype[k * 8] === STACK_SPILL && sp && sp.t === 'scalar' && f.stype[k * 8 + 7] === STACK_SPILL) return sp;
+      return allMisc(f, k) ? unknown() : null;
+    };
+    for (let k = lo >> 3; k < 64; k++) {
+      const b = k * 8;
+      if (exact) {
+        for (let i = b; i < b + 8; i++) if (o.stype[i] !== c.stype[i]) return false;
+        if (o.stype[b] === STACK_SPILL && !this.regsafe(o.spills[k]!, c.spills[k]!, true, ids)) return false;
+        continue;
+      }
+      const os = scalarOf(o, k), cs = scalarOf(c, k);
+      if (os && cs && !(os.t === 'scalar' && cs.t === 'scalar' && allMisc(o, k) && allMisc(c, k))) {
+        if (!this.regsafe(os, cs, false, ids)) return false;
+        continue;
+      }
+      for (let i = b; i < b + 8; i++) {
+        const ot = o.stype[i]!, ct = c.stype[i]!;
+        if (ot === STACK_INVALID) continue;
+        if (this.allowUninitStack && ot === STACK_MISC) continue;
+        if (ot === STACK_MISC && ct === STACK_ZERO) continue;
+        if (ot !== ct) return false;
+      }
+      if (o.stype[b] === STACK_SPILL && !this.regsafe(o.spills[k]!, c.spills[k]!, false, ids)) return false;
+    }
+    return true;
+  }
+
+  /** propagate_precision(): what the verified state needed exact, the pruned path needs exact too. */
+  private propagatePrecision(old: State, cur: State): void {
+    const top = old.frames.length - 1;
+    const regs: number[] = [];
+    const slots: number[] = [];
+    for (let f = 0; f <= top; f++) {
+      const of = old.frames[f]!;
+      for (let r = 0; r < 10; r++) {
+        if (!of.regs[r]!.precise || of.regs[r]!.t !== 'scalar') continue;
+        if (f === top) regs.push(r); else { this.markAllPrecise(cur); return; }
+      }
+      for (let k = 0; k < 64; k++) if (of.spills[k]?.precise && of.stype[k * 8] === STACK_SPILL) slots.push(f * 64 + k);
+    }
+    if (regs.length || slots.length) this.demand(cur, regs, slots);
+  }
+
+  /**
+   * mark_chain_precision(): registers `regs` (top frame) and stack slots `slots` (frame*64+slot) of
+   * `s` must keep exact ranges: walk the path back, through the instructions that produced them,
+   * marking them precise in every checkpoint on the way (so later pruning against those
+   * checkpoints compares ranges instead of treating the scalars as "any value").
+   */
+  private demand(s: State, regs: number[], slots: number[]): void {
+    const top = s.frames[s.frames.length - 1]!;
+    const R = new Set<number>(), S = new Set<number>();
+    for (const r of regs) { const x = top.regs[r]!; if (x.t === 'scalar') { x.precise = true; R.add(r); } }
+    for (const k of slots) { const x = s.frames[k >> 6]?.spills[k & 63]; if (x && x.t === 'scalar') { x.precise = true; S.add(k); } }
+    let depth = s.frames.length;
+    for (let h = s.hist; h && (R.size || S.size); h = h.prev) {
+      if (h.cp) {
+        const st = h.cp.st;
+        const f = st.frames[st.frames.length - 1]!;
+        let changed = false;
+        for (const r of R) { const x = f.regs[r]!; if (x.t === 'scalar' && !x.precise) { x.precise = true; changed = true; } }
+        for (const k of S) { const x = st.frames[k >> 6]?.spills[k & 63]; if (x && x.t === 'scalar' && !x.precise) { x.precise = true; changed = true; } }
+        if (!changed) return;
+        continue;
+      }
+      if (h.depth !== depth) { this.markAllPreciseFrom(h); return; }
+      const insn = this.insns[h.pc]!;
+      const c = op.cls(insn.opcode);
+      const isX = op.srcBit(insn.opcode) === op.BPF_X;
+      if (c === op.BPF_ALU || c === op.BPF_ALU64) {
+        const code = op.aluOp(insn.opcode);
+        if (code === op.BPF_MOV) { if (R.delete(insn.dst) && isX) R.add(insn.src); }
+        else if (code !== op.BPF_NEG && code !== op.BPF_END && isX && R.has(insn.dst)) R.add(insn.src);
+      } else if (c === op.BPF_LDX) {
+        if (R.delete(insn.dst) && h.slot >= 0) S.add(h.slot);
+      } else if (c === op.BPF_ST || c === op.BPF_STX) {
+        if (h.slot >= 0 && S.delete(h.slot) && c === op.BPF_STX) R.add(insn.src);
+      } else if (c === op.BPF_LD) {
+        if (insn.imm64 !== undefined) R.delete(insn.dst);
+        else for (let r = 0; r <= 5; r++) R.delete(r);
+      } else {
+        const code = op.aluOp(insn.opcode);
+        if (code === op.BPF_CALL) {
+          if (insn.src === op.BPF_PSEUDO_CALL) { this.markAllPreciseFrom(h); return; }
+          for (let r = 0; r <= 5; r++) R.delete(r);
+        } else if (code === op.BPF_EXIT) {
+          this.markAllPreciseFrom(h); return;
+        } else if (code !== op.BPF_JA && isX && (R.has(insn.dst) || R.has(insn.src))) {
+          R.add(insn.dst); R.add(insn.src);
+        }
+      }
+      depth = h.depth;
+    }
+  }
+
+  /** The fallback across bpf-to-bpf calls: every scalar in every earlier checkpoint becomes precise. */
+  private markAllPreciseFrom(h: Hist | null): void {
+    for (; h; h = h.prev) if (h.cp) this.markAllPrecise(h.cp.st);
+  }
+
+  private markAllPrecise(st: State): void {
+    for (const f of st.frames) {
+      for (const r of f.regs) if (r.t === 'scalar') r.precise = true;
+      for (const r of f.spills) if (r && r.t === 'scalar') r.precise = true;
     }
   }
 
@@ -534,7 +805,7 @@ class Checker {
     if (isNull) s.refs = s.refs.filter((r) => r !== id);
   }
 
-  private alu(pc: number, insn: Insn, regs: Reg[], readReg: (r: number) => Reg, writeReg: (r: number, v: Reg) => void, is64: boolean): void {
+  private alu(pc: number, st: State, insn: Insn, regs: Reg[], readReg: (r: number) => Reg, writeReg: (r: number, v: Reg) => void, is64: boolean): void {
     const code = op.aluOp(insn.opcode);
     const x = op.srcBit(insn.opcode) === op.BPF_X;
     if (code === op.BPF_END || code === op.BPF_NEG) {
@@ -565,7 +836,7 @@ class Checker {
     const s = x ? readReg(insn.src) : konst(BigInt(insn.imm));
     if (d.t !== 'scalar' || s.t !== 'scalar') {
       if (!is64) this.at(pc, `R${d.t !== 'scalar' ? insn.dst : insn.src} 32-bit pointer arithmetic prohibited`);
-      writeReg(insn.dst, this.ptrArith(pc, insn, code, d, s));
+      writeReg(insn.dst, this.ptrArith(pc, insn, code, d, s, st));
       return;
     }
     const mask = is64 ? U64_MAX : 0xffffffffn;
@@ -607,7 +878,7 @@ class Checker {
     writeReg(insn.dst, { ...unknown(), umin: lo, umax: hi, align: Math.min(align, 16) });
   }
 
-  private ptrArith(pc: number, insn: Insn, code: number, d: Reg, s: Reg): Reg {
+  private ptrArith(pc: number, insn: Insn, code: number, d: Reg, s: Reg, st: State): Reg {
     const names: Record<number, string> = { [op.BPF_ADD]: '+=', [op.BPF_SUB]: '-=' };
     if (d.t !== 'scalar' && s.t !== 'scalar') {
       // allow_ptr_leaks (CAP_PERFMON): pointer - pointer is an unknown scalar
@@ -623,6 +894,8 @@ class Checker {
       return this.at(pc, `R${insn.dst} pointer arithmetic on ${ptr.t} prohibited${ptr.t.endsWith('_or_null') ? ', null-check it first' : ''}`);
     }
     const neg = code === op.BPF_SUB;
+    // the pointer's new offset depends on the scalar's exact range (adjust_ptr_min_max_vals)
+    if (op.srcBit(insn.opcode) === op.BPF_X) this.demand(st, [d.t !== 'scalar' ? insn.src : insn.dst], []);
     if (isConst(sc)) {
       const k = BigInt.asIntN(64, sc.umin);
       if (k > 1n << 29n || k < -(1n << 29n)) return this.at(pc, `R${insn.dst} pointer arithmetic with out-of-range offset`);
@@ -676,53 +949,66 @@ class Checker {
           frame.depth = Math.max(frame.depth, -total);
           this.trackDepth(s);
           if (write) {
-            frame.stack.fill(1, o, e);
-            frame.vals.fill(-1, o, e);
-            for (let b = o >> 3; b <= (e - 1) >> 3; b++) frame.spills[b] = null;
+            // check_stack_write_var_off: spills in range are destroyed, bytes become MISC (ZERO for a zero)
+            const zero = val !== null && isConst(val) && val.umin === 0n;
+            for (let k = o >> 3; k <= (e - 1) >> 3; k++) scrubSlot(frame, k);
+            frame.stype.fill(zero ? STACK_ZERO : STACK_MISC, o, e);
             return NOT_INIT;
           }
-          for (let i = o; i < e; i++) if (!frame.stack[i] && !this.allowUninitStack) return this.at(pc, `invalid variable-offset read from stack R${regno}`);
-          return size === 8 ? unknown() : { ...unknown(), umax: (1n << BigInt(size * 8)) - 1n };
+          for (let i = o; i < e; i++) if (frame.stype[i] === STACK_INVALID && !this.allowUninitStack) return this.at(pc, `invalid variable-offset read from stack R${regno}`);
+          return coerce(unknown(), size);
         }
         // stack accesses are always strictly aligned (check_ptr_alignment, before the bounds)
         if (total % size !== 0) return this.at(pc, `misaligned stack access off 0+${base.off}+${off} size ${size}`);
         if (total < -512 || total + size > 0) return this.at(pc, `invalid ${write ? 'write to' : 'read from'} stack R${regno} off=${total} size=${size}`, total >= 0 || total < -512 ? 'EACCES' : 'EINVAL');
         const o = 512 + total;
+        const k = o >> 3;
+        const slotStart = (o & 7) === 0;
         frame.depth = Math.max(frame.depth, -total);
         this.trackDepth(s);
         if (write) {
-          const slot = (o >> 3);
-          if (size === 8 && o % 8 === 0 && val && val.t !== 'not_init') {
-            frame.spills[slot] = { ...val };
+          // check_stack_write_fixed_off(): a scalar written at the start of a slot is a spill of
+          // `size` bytes that keeps its range (bpf_capable); pointers spill only whole
+          const isSt = op.cls(this.insns[pc]!.opcode) === op.BPF_ST;
+          if (val && val.t === 'scalar' && slotStart && this.bpfCapable) {
+            saveSpill(frame, k, isSt ? { ...val, precise: false } : val, size);
+            this.lastSlot = base.frame * 64 + k;
+          } else if (val && val.t !== 'scalar' && val.t !== 'not_init') {
+            if (size !== 8) return this.at(pc, `invalid size of register spill`);
+            saveSpill(frame, k, val, 8);
+            this.lastSlot = base.frame * 64 + k;
           } else {
-            if (val && val.t !== 'scalar' && val.t !== 'not_init') return this.at(pc, `invalid size of register spill`);
-            for (let b = o >> 3; b <= (o + size - 1) >> 3; b++) frame.spills[b] = null;
-          }
-          frame.stack.fill(1, o, o + size);
-          if (val && isConst(val)) {
-            let v = val.umin;
-            for (let i = 0; i < size; i++) { frame.vals[o + i] = Number(v & 0xffn); v >>= 8n; }
-          } else {
-            frame.vals.fill(-1, o, o + size);
+            scrubSlot(frame, k);
+            frame.stype.fill(val && isConst(val) && val.umin === 0n ? STACK_ZERO : STACK_MISC, o, o + size);
           }
           return NOT_INIT;
         }
+        // check_stack_read_fixed_off()
+        const bad = (i: number): never => this.at(pc, `invalid read from stack off ${total}+${i - o} size ${size}`);
+        if (frame.stype[k * 8] === STACK_SPILL) {
+          const sp = frame.spills[k]!;
+          let spillSize = 1;
+          while (spillSize < 8 && frame.stype[k * 8 + spillSize] === STACK_SPILL) spillSize++;
+          if (size === 8 && spillSize === 8) { this.lastSlot = base.frame * 64 + k; return { ...sp }; }
+          if (sp.t !== 'scalar') return this.at(pc, `invalid size of register fill`);
+          if (size <= spillSize && slotStart) { this.lastSlot = base.frame * 64 + k; return coerce({ ...sp }, size); }
+          let spillCnt = 0, zeroCnt = 0;
+          for (let i = o; i < o + size; i++) {
+            const t = frame.stype[i]!;
+            if (t === STACK_SPILL) spillCnt++;
+            else if (t === STACK_ZERO) zeroCnt++;
+            else if (t !== STACK_MISC && !(t === STACK_INVALID && this.allowUninitStack)) return bad(i);
+          }
+          if ((spillCnt === size && isConst(sp) && sp.umin === 0n) || zeroCnt === size) return konst(0n);
+          return coerce(unknown(), size);
+        }
+        let zeros = 0;
         for (let i = o; i < o + size; i++) {
-          if (!frame.stack[i] && !this.allowUninitStack) return this.at(pc, `invalid read from stack off ${total}+${i - o} size ${size}`);
+          const t = frame.stype[i]!;
+          if (t === STACK_ZERO) zeros++;
+          else if (t !== STACK_MISC && !(t === STACK_INVALID && this.allowUninitStack)) return bad(i);
         }
-        const sp = frame.spills[o >> 3];
-        if (sp && size === 8 && o % 8 === 0) return { ...sp };
-        // bytes of known value (STACK_ZERO, spilled constants) read back as a constant
-        let known = true;
-        let v = 0n;
-        for (let i = size - 1; i >= 0; i--) {
-          const b = frame.vals[o + i]!;
-          if (b < 0) { known = false; break; }
-          v = (v << 8n) | BigInt(b);
-        }
-        if (known) return konst(v);
-        if (sp && sp.t !== 'scalar') return this.at(pc, `invalid size of register fill`);
-        return size === 8 ? unknown() : { ...unknown(), umax: (1n << BigInt(size * 8)) - 1n };
+        return zeros === size ? konst(0n) : coerce(unknown(), size);
       }
       case 'pkt': {
         if (write && this.env.progType !== BPF_PROG_TYPE_XDP) return this.at(pc, `cannot write into packet`);
@@ -807,6 +1093,7 @@ class Checker {
           if (reg.t !== 'scalar') this.at(pc, `R${r} type=${reg.t} expected=scalar`);
           if (reg.umin === 0n) this.at(pc, `R${r} invalid zero-sized read: u64=[${reg.umin},${reg.umax}]`);
           if (reg.umax > 0xffffn * 16n) this.at(pc, `R${r} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+          this.demand(s, [r], []);
           const m = regs[memReg]!;
           this.checkMemArg(pc, s, memReg, m, Number(reg.umax), !memInit, 'mem');
           break;
@@ -844,19 +1131,26 @@ class Checker {
     }
   }
 
-  /** The u32 a stack key pointer points at, when every byte is known. */
+  /**
+   * get_constant_map_key() (6.14+): the key is constant when its bytes are STACK_ZERO, or a
+   * spilled scalar of exactly the key's size holding a constant (which then must stay precise).
+   */
   private constKey(s: State, reg: Reg): number | null {
-    if (reg.t !== 'fp' || reg.umax !== 0n) return null;
+    if (!this.bpfCapable || reg.t !== 'fp' || reg.umax !== 0n) return null;
     const f = s.frames[reg.frame]!;
     const o = 512 + reg.off;
     if (o < 0 || o + 4 > 512) return null;
-    let v = 0;
-    for (let i = 3; i >= 0; i--) {
-      const b = f.vals[o + i]!;
-      if (b < 0) return null;
-      v = v * 256 + b;
-    }
-    return v;
+    const k = o >> 3, end = k * 8 + 8;
+    let zeros = 0;
+    for (let i = o; i < end && f.stype[i] === STACK_ZERO; i++) zeros++;
+    if (zeros >= 4) return 0;
+    const sp = f.spills[k];
+    if (f.stype[k * 8] !== STACK_SPILL || !sp || sp.t !== 'scalar') return null;
+    let spill = 0;
+    for (let i = o; i < end && f.stype[i] === STACK_SPILL; i++) spill++;
+    if (spill !== 4 || !isConst(sp)) return null;
+    this.demand(s, [], [reg.frame * 64 + k]);
+    return Number(sp.umin & 0xffffffffn);
   }
 
   private checkMemArg(pc: number, s: State, r: number, reg: Reg, size: number, uninitOk: boolean, what: string): void {
@@ -870,13 +1164,13 @@ class Checker {
       f.depth = Math.max(f.depth, -off);
       this.trackDepth(s);
       if (uninitOk) {
-        f.stack.fill(1, o, o + size);
-        f.vals.fill(-1, o, o + size);
-        for (let b = o >> 3; b <= (o + size - 1) >> 3; b++) f.spills[b] = null;
+        // the helper writes these bytes: spills there are gone, the bytes are MISC
+        for (let k = o >> 3; k <= (o + size - 1) >> 3; k++) scrubSlot(f, k);
+        f.stype.fill(STACK_MISC, o, o + size);
         return;
       }
       if (!this.allowUninitStack) {
-        for (let i = o; i < o + size; i++) if (!f.stack[i]) this.at(pc, `invalid read from stack R${r} off ${off}+${i - o} size ${size}`);
+        for (let i = o; i < o + size; i++) if (f.stype[i] === STACK_INVALID) this.at(pc, `invalid read from stack R${r} off ${off}+${i - o} size ${size}`);
       }
       return;
     }
