@@ -346,7 +346,9 @@ export class InetStack {
       sk.daddr = daddr;
       sk.dport = port;
       if (!sk.rcvSaddr || sk.rcvSaddr.any) sk.rcvSaddr = saddr;
+      this.ports.killTimeWait(IPPROTO_TCP, port, saddr, daddr, port);
       if (sk.shutdownWr) {
+        this.ports.addTimeWait(sk);
         // SEND_SHUTDOWN set before connect(): on SYN_RECV -> ESTABLISHED tcp_rcv_state_process()
         // calls tcp_shutdown(), the FIN comes back to the socket itself (FIN_WAIT2 -> TIME_WAIT,
         // tcp_done): TCP_CLOSE without an error, so the blocking connect() returns ECONNABORTED
@@ -764,6 +766,7 @@ export class InetStack {
         // a self-connected socket gets its own FIN: FIN_WAIT2 -> TIME_WAIT, tcp_done() (TCP_CLOSE,
         // SHUTDOWN_MASK, SOCK_DONE; TIME_WAIT itself is not modelled)
         sk.peerClosed = true;
+        this.ports.addTimeWait(sk);
         this.tcpDone(sk);
         return;
       }
@@ -805,6 +808,8 @@ export class InetStack {
     const keep = sk.requests.length > 0 && sk.reuseCb !== null && sk.reuseCb.closed.includes(sk);
     if (!keep) this.detachFromGroup(sk);
     for (const m of this.sockmaps) m.removeSock(sk);
+    // a self-connected socket's FIN comes back to itself: it ends in TIME_WAIT
+    if (sk.isTcp && sk.peer === sk && sk.state === TCP_ESTABLISHED) this.ports.addTimeWait(sk);
     if (sk.isTcp && sk.peer && sk.peer !== sk) {
       if (sk.rcvQueueLength > 0) {
         // tcp_close() with unread data: RST instead of FIN

@@ -4,8 +4,8 @@
  * socket a packet finds before reuseport selection runs.
  */
 import { AF_INET, AF_INET6, IPPROTO_TCP } from '../kernel/index.js';
-import type { InAddr } from './addr.js';
-import { Sock, TCP_ESTABLISHED, TCP_LISTEN } from './socket.js';
+import { v4, type InAddr } from './addr.js';
+import { Sock, TCP_ESTABLISHED, TCP_LISTEN, TCP_TIME_WAIT } from './socket.js';
 import { Prng } from './rand.js';
 
 export const EPHEMERAL_LOW = 32768, EPHEMERAL_HIGH = 60999;
@@ -24,13 +24,18 @@ export function addrMatches(sk: Sock, v6: boolean, daddr: InAddr): boolean {
   return a.any || a.key === daddr.key;
 }
 
+/** inet_rcv_saddr of an AF_INET6 socket with an IPv6 local address: LOOPBACK4_IPV6 (127.0.0.6). */
+const LOOPBACK4_IPV6_KEY = v4(Uint8Array.from([127, 0, 0, 6])).key;
+
 /** The address space a bound socket covers, for overlap tests. */
 function covers(sk: Sock): { v4: 'all' | string | null; v6: 'all' | string | null } {
   const a = sk.rcvSaddr!;
   if (sk.family === AF_INET) return { v4: a.any ? 'all' : a.key, v6: null };
   if (a.v4) return { v4: a.any ? 'all' : a.key, v6: null };
   if (a.any) return { v4: sk.ipv6only ? null : 'all', v6: 'all' };
-  return { v4: null, v6: a.key };
+  // an IPv6 address taken at connect() (bind() would have set sk_ipv6only): ipv4_rcv_saddr_equal()
+  // still compares its IPv4 view, inet_rcv_saddr = LOOPBACK4_IPV6, so an IPv4 wildcard overlaps it
+  return { v4: sk.ipv6only ? null : LOOPBACK4_IPV6_KEY, v6: a.key };
 }
 const meet = (x: 'all' | string | null, y: 'all' | string | null): boolean => x !== null && y !== null && (x === 'all' || y === 'all' || x === y);
 
@@ -71,6 +76,31 @@ export class PortTable {
     sk.num = port;
     sk.sport = port;
     sk.bound = true;
+  }
+
+  /**
+   * A TIME_WAIT socket (inet_twsk_hashdance) stays in the bind bucket of `sk`'s address and port:
+   * bind()/listen() conflict with it as with any non-listening owner (SO_REUSEADDR/SO_REUSEPORT
+   * on both let them share). Modelled only for self-connected sockets (their own FIN closes them).
+   */
+  addTimeWait(sk: Sock): void {
+    const tw = new Sock(sk.family, sk.type, sk.protocol, sk.uid, sk.cookieGen);
+    tw.state = TCP_TIME_WAIT;
+    tw.reuse = sk.reuse;
+    tw.reuseport = sk.reuseport;
+    tw.ipv6only = sk.ipv6only;
+    tw.rcvSaddr = sk.rcvSaddr;
+    tw.daddr = sk.daddr;
+    tw.dport = sk.dport;
+    tw.dead = true;
+    this.addOwner(tw, sk.num);
+  }
+
+  /** A connect() to the 4-tuple of a TIME_WAIT socket reuses it (tcp_twsk_unique, loopback). */
+  killTimeWait(protocol: number, port: number, saddr: InAddr, daddr: InAddr, dport: number): void {
+    const l = this.ownersOf(protocol, port);
+    const i = l.findIndex((o) => o.state === TCP_TIME_WAIT && o.rcvSaddr?.key === saddr.key && o.daddr?.key === daddr.key && o.dport === dport);
+    if (i >= 0) l.splice(i, 1);
   }
 
   removeOwner(sk: Sock): void {
@@ -167,7 +197,8 @@ export class PortTable {
       if (!sk.rcvSaddr!.any) score += 4;
       if (sk.daddr) {
         connected = true;
-        if (sk.daddr.key !== saddr.key || sk.dport !== sport) continue;
+        // compute_score(): a peer port of 0 (connect() to port 0) does not constrain the source port
+        if (sk.daddr.key !== saddr.key || (sk.dport !== 0 && sk.dport !== sport)) continue;
         score += 8;
       }
       if (score > bestScore) {

@@ -8,7 +8,7 @@ import type { ReuseportGroup } from './reuseport_group.js';
 import type { CookieGen } from './cookie.js';
 
 /** TCP states (include/net/tcp_states.h), the same numbers BPF_TCP_* uses. */
-export const TCP_ESTABLISHED = 1, TCP_SYN_SENT = 2, TCP_SYN_RECV = 3, TCP_CLOSE = 7;
+export const TCP_ESTABLISHED = 1, TCP_SYN_SENT = 2, TCP_SYN_RECV = 3, TCP_TIME_WAIT = 6, TCP_CLOSE = 7;
 export const TCP_LISTEN = 10, TCP_NEW_SYN_RECV = 12;
 
 /** One queued datagram or a chunk of stream data. */

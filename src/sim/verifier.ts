@@ -5,6 +5,14 @@
  * prototypes and map compatibility, NULL checks, stack size across bpf-to-bpf calls.
  * Failures throw VerifierError with the kernel's errno and a log naming the instruction.
  * Runtime memory safety stays with the VM's bounds checks.
+ *
+ * The search follows Linux 6.18 so that the same programs load: the stack is typed per byte
+ * (INVALID/MISC/ZERO/SPILL) with 1/2/4/8-byte scalar spills kept at slot starts; states are
+ * checkpointed at prune points with the kernel's heuristics and pruned by subsumption
+ * (states_equal/regsafe: live registers only, scalars compared by range only when precise);
+ * precision is learnt by walking the path back (mark_chain_precision); a loop is infinite when
+ * a checkpoint still being explored repeats exactly; copies of a scalar share an id so a bound
+ * on one bounds the others (sync_linked_regs).
  */
 import * as op from '../ebpf/opcodes.js';
 import { DecodeError, decode, type Insn } from '../ebpf/insn.js';
@@ -75,6 +83,8 @@ const isConst = (r: Reg): boolean => r.t === 'scalar' && r.umin === r.umax;
 
 /** slot_type of one stack byte (enum bpf_stack_slot_type). */
 const STACK_INVALID = 0, STACK_MISC = 1, STACK_ZERO = 2, STACK_SPILL = 3;
+/** Flag on a scalar id: this register is its linked copy plus a constant (BPF_ADD_CONST). */
+const ADD_CONST = 1 << 30;
 
 interface Frame {
   regs: Reg[];
@@ -240,6 +250,10 @@ class Checker {
   private readonly pruneAt = new Set<number>();
   /** explored_states: checkpoints per prune point. */
   private readonly explored = new Map<number, Checkpoint[]>();
+  private totalStates = 0;
+  private liveStates = 0;
+  private peakStates = 0;
+  private maxStatesPerInsn = 0;
   private jmps = 0;
   private prevJmps = 0;
   private prevInsns = 0;
@@ -364,13 +378,15 @@ class Checker {
     let text: string;
     try { text = formatInsn(insn, this.insns[pc + 1], undefined, false); } catch { text = '?'; }
     this.log.push(`${pc}: (${insn.opcode.toString(16).padStart(2, '0')}) ${text}`);
-    return this.die(code, `${msg}\nprocessed ${this.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0`);
+    return this.die(code, `${msg}\nprocessed ${this.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0`);
   }
 
   private walk(s: State, work: State[]): void {
     for (;;) {
       const pc = s.pc;
-      if (++this.processed > COMPLEXITY_LIMIT) this.die('E2BIG', `BPF program is too large. Processed ${this.processed} insn`);
+      if (++this.processed > COMPLEXITY_LIMIT) {
+        this.die('E2BIG', `BPF program is too large. Processed ${this.processed} insn\nprocessed ${this.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0`);
+      }
       if (this.pruneAt.has(pc) && this.isStateVisited(s)) return;
       this.lastSlot = -1;
       const depth = s.frames.length;
@@ -503,12 +519,13 @@ class Checker {
     const pc = s.pc;
     let addNew = this.jmps - this.prevJmps >= 2 && this.processed - this.prevInsns >= 8;
     const list = this.explored.get(pc) ?? [];
+    const statesCnt = list.length;
     for (let i = 0; i < list.length; i++) {
       const sl = list[i]!;
       let evict = false;
       if (sl.branches > 0) {
         // a state still being explored: an exact revisit can only be the same loop going round forever
-        if (this.sameCallsites(sl.st, s) && this.statesEqual(sl.st, s, true)) this.at(pc, `infinite loop detected at insn ${pc}`, 'EINVAL');
+        if (this.statesMaybeLooping(sl.st, s) && this.statesEqual(sl.st, s, true)) this.at(pc, `infinite loop detected at insn ${pc}`, 'EINVAL');
         // a loop: different iterations rarely help pruning, so checkpoint less often
         if (this.jmps - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (this.statesEqual(sl.st, s, false)) {
@@ -519,12 +536,18 @@ class Checker {
       }
       if (addNew) sl.miss++;
       evict = sl.miss > sl.hit * 3 + 3;
-      if (evict) { list.splice(i, 1); i--; }
+      if (evict) { list.splice(i, 1); i--; this.liveStates--; }
     }
+    if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
     if (!this.bpfCapable && list.length > 64) addNew = false;
     if (!addNew) return false;
     const cp: Checkpoint = { st: this.clone(s), parent: s.cp, branches: 1, hit: 0, miss: 0 };
+    // the checkpoint is compared and marked, never walked: it keeps no path history alive
+    cp.st.hist = null;
+    cp.st.cp = null;
     list.push(cp);
+    this.totalStates++;
+    if (++this.liveStates > this.peakStates) this.peakStates = this.liveStates;
     this.explored.set(pc, list);
     this.prevJmps = this.jmps;
     this.prevInsns = this.processed;
@@ -543,6 +566,24 @@ class Checker {
   /** update_branch_counts(): a path ended; checkpoints whose every path ended become prunable. */
   private pathDone(s: State): void {
     for (let cp = s.cp; cp; cp = cp.parent) if (--cp.branches > 0) break;
+  }
+
+  /** assign_scalar_id_before_mov(): copies of one unknown scalar share an id. */
+  private assignScalarId(r: Reg): void {
+    if (r.t !== 'scalar') return;
+    if (r.id & ADD_CONST) { r.id = 0; r.off = 0; }
+    if (!r.id && !isConst(r)) r.id = this.nextId++;
+  }
+
+  /** states_maybe_looping(): same call chain and bit-identical registers in the current frame (ids included). */
+  private statesMaybeLooping(a: State, b: State): boolean {
+    if (!this.sameCallsites(a, b)) return false;
+    const x = a.frames[a.frames.length - 1]!.regs, y = b.frames[b.frames.length - 1]!.regs;
+    for (let r = 0; r <= 10; r++) {
+      const p = x[r]!, q = y[r]!;
+      if (p.t !== q.t || p.umin !== q.umin || p.umax !== q.umax || p.off !== q.off || p.id !== q.id || p.map !== q.map || p.frame !== q.frame || (p.range ?? 0) !== (q.range ?? 0)) return false;
+    }
+    return true;
   }
 
   private sameCallsites(a: State, b: State): boolean {
@@ -582,7 +623,7 @@ class Checker {
     if (o.t === 'not_init') return !exact || c.t === 'not_init';
     if (o.t !== c.t) return false;
     if (o.t === 'scalar') {
-      if (exact) return o.umin === c.umin && o.umax === c.umax && alignOf(o) === alignOf(c);
+      if (exact) return o.umin === c.umin && o.umax === c.umax && alignOf(o) === alignOf(c) && ids(o.id, c.id);
       if (!o.precise && this.bpfCapable) return true;
       return o.umin <= c.umin && c.umax <= o.umax && alignOf(o) <= alignOf(c);
     }
@@ -776,7 +817,9 @@ class Checker {
       const r = fr(s)[insn.dst]!;
       const nlo = r.umin > lo ? r.umin : lo, nhi = r.umax < hi ? r.umax : hi;
       if (nlo > nhi) return false;
-      fr(s)[insn.dst] = { ...r, umin: nlo, umax: nhi };
+      const known: Reg = { ...r, umin: nlo, umax: nhi };
+      fr(s)[insn.dst] = known;
+      if (known.id && this.bpfCapable) this.syncLinkedRegs(s, known);
       return true;
     };
     let tOk = true, fOk = true;
@@ -790,6 +833,23 @@ class Checker {
     }
     if (tOk && fOk) return 'both';
     return tOk ? 'taken' : 'fall';
+  }
+
+  /** sync_linked_regs(): copies of a refined scalar (same id, maybe plus a constant) learn its new range. */
+  private syncLinkedRegs(s: State, known: Reg): void {
+    const base = known.id & ~ADD_CONST;
+    const linked = (r: Reg | null): Reg | null => {
+      if (!r || r === known || r.t !== 'scalar' || (r.id & ~ADD_CONST) !== base) return r;
+      if ((!(r.id & ADD_CONST) && !(known.id & ADD_CONST)) || r.off === known.off) return { ...known, precise: r.precise };
+      const delta = BigInt.asUintN(64, BigInt(r.off - known.off));
+      const lo = known.umin + delta, hi = known.umax + delta;
+      const shifted = lo > U64_MAX || hi > U64_MAX ? { umin: 0n, umax: U64_MAX } : { umin: lo, umax: hi };
+      return { ...known, ...shifted, off: r.off, align: Math.min(alignOf(known), tz(BigInt(r.off - known.off))), precise: r.precise };
+    };
+    for (const f of s.frames) {
+      f.regs = f.regs.map((r) => linked(r)!);
+      f.spills = f.spills.map(linked);
+    }
   }
 
   private markNull(s: State, id: number, isNull: boolean): void {
@@ -822,9 +882,16 @@ class Checker {
             if (!is64) { writeReg(insn.dst, unknown()); return; }
             this.at(pc, `R${insn.src} sign-extension part of pointer`);
           }
+          if (insn.off === 0 && s.umax <= 0xffffffffn) {
+            // a value that fits 32 bits: the copy is the same value, linked by id (sync_linked_regs)
+            this.assignScalarId(s);
+            writeReg(insn.dst, { ...s });
+            return;
+          }
           writeReg(insn.dst, isConst(s) && insn.off === 0 ? konst(s.umin & 0xffffffffn) : (insn.off === 0 ? { ...unknown(), umax: 0xffffffffn } : unknown()));
           return;
         }
+        this.assignScalarId(s);
         writeReg(insn.dst, { ...s });
         return;
       }
@@ -860,6 +927,9 @@ class Checker {
       writeReg(insn.dst, r === null ? unknown() : konst(r & mask));
       return;
     }
+    // rX += const keeps a link to rX's copies (BPF_ADD_CONST); any other operation breaks it
+    const k32 = isConst(s) && BigInt.asIntN(64, s.umin) >= -(1n << 31n) && BigInt.asIntN(64, s.umin) < (1n << 31n);
+    const linkId = is64 && code === op.BPF_ADD && d.id !== 0 && k32 && this.bpfCapable ? (d.id & ADD_CONST ? 0 : d.id | ADD_CONST) : 0;
     // ranges: enough for "idx &= mask", "idx %= n", "x >>= k" and small additions
     let lo = 0n, hi = mask;
     if (code === op.BPF_AND && isConst(s)) hi = s.umin & mask;
@@ -875,7 +945,7 @@ class Checker {
     else if (code === op.BPF_MUL && isConst(s)) align = alignOf(d) + tz(s.umin);
     else if (code === op.BPF_ADD || code === op.BPF_SUB || code === op.BPF_OR || code === op.BPF_XOR) align = Math.min(alignOf(d), alignOf(s));
     if (code === op.BPF_LSH && isConst(s) && d.umax <= mask) { const sh = s.umin & 63n; if ((d.umax << sh) <= mask) { lo = d.umin << sh; hi = d.umax << sh; } }
-    writeReg(insn.dst, { ...unknown(), umin: lo, umax: hi, align: Math.min(align, 16) });
+    writeReg(insn.dst, { ...unknown(), umin: lo, umax: hi, align: Math.min(align, 16), id: linkId, off: linkId ? Number(BigInt.asIntN(64, s.umin)) : 0 });
   }
 
   private ptrArith(pc: number, insn: Insn, code: number, d: Reg, s: Reg, st: State): Reg {
@@ -971,7 +1041,9 @@ class Checker {
           // `size` bytes that keeps its range (bpf_capable); pointers spill only whole
           const isSt = op.cls(this.insns[pc]!.opcode) === op.BPF_ST;
           if (val && val.t === 'scalar' && slotStart && this.bpfCapable) {
-            saveSpill(frame, k, isSt ? { ...val, precise: false } : val, size);
+            const fits = size === 8 || val.umax < 1n << BigInt(size * 8);
+            if (fits && !isSt) this.assignScalarId(val);
+            saveSpill(frame, k, isSt ? { ...val, precise: false } : fits ? val : { ...val, id: 0 }, size);
             this.lastSlot = base.frame * 64 + k;
           } else if (val && val.t !== 'scalar' && val.t !== 'not_init') {
             if (size !== 8) return this.at(pc, `invalid size of register spill`);
@@ -991,7 +1063,12 @@ class Checker {
           while (spillSize < 8 && frame.stype[k * 8 + spillSize] === STACK_SPILL) spillSize++;
           if (size === 8 && spillSize === 8) { this.lastSlot = base.frame * 64 + k; return { ...sp }; }
           if (sp.t !== 'scalar') return this.at(pc, `invalid size of register fill`);
-          if (size <= spillSize && slotStart) { this.lastSlot = base.frame * 64 + k; return coerce({ ...sp }, size); }
+          if (size <= spillSize && slotStart) {
+            this.lastSlot = base.frame * 64 + k;
+            if (size === 4 && spillSize === 4 && sp.umax <= 0xffffffffn) this.assignScalarId(sp);
+            // a narrowing fill breaks the link to the spilled value's copies
+            return coerce({ ...sp, id: sp.umax < 1n << BigInt(size * 8) ? sp.id : 0 }, size);
+          }
           let spillCnt = 0, zeroCnt = 0;
           for (let i = o; i < o + size; i++) {
             const t = frame.stype[i]!;

@@ -2,7 +2,7 @@
  * Extra table — the socket calls reuseport groups are built from (socket, setsockopt, bind,
  * listen, connect, sendto, recvfrom, accept, shutdown, getsockname, getpeername), as fixed
  * sequences on both kernels. The cases come from the differential test's socket-API worlds: each
- * one that differed became a scenario here (DIFFERENCES.md S9–S21, L2), next to guard cases that
+ * one that differed became a scenario here (DIFFERENCES.md S9–S27, L2), next to guard cases that
  * agree. Ephemeral port numbers print as "eph".
  */
 import assert from 'node:assert/strict';
@@ -36,6 +36,26 @@ const CASES: Record<string, SockOp[]> = {
   'TCP recv after a refused connect() → ENOTCONN': [S(0, V4, T), { op: 'connect', slot: 0, addr: 0, port: P1 }, { op: 'recv', slot: 0 }],
   'TCP6 connect ::1 after a refused v4-mapped connect → ETIMEDOUT': [S(0, V6, T), { op: 'connect', slot: 0, addr: 2, port: P1 }, { op: 'connect', slot: 0, addr: 0, port: P1 }],
   'TCP bound 0.0.0.0 self-connect: local address becomes 127.0.0.1': [S(0, V4, T), { op: 'bind', slot: 0, addr: 1, port: P2 }, { op: 'connect', slot: 0, addr: 0, port: P2 }, { op: 'names', slot: 0 }],
+  // --- S22: UDP sendto() check order: port 0 before the address family / route, the pending ICMP error after both ---
+  'UDP6 bound v4-mapped sendto ::1 port 0 → EINVAL (before EAFNOSUPPORT)': [S(0, V6, U), { op: 'bind', slot: 0, addr: 2, port: 0 }, { op: 'send', slot: 0, addr: 0, port: 0 }, { op: 'send', slot: 0, addr: 0, port: P1 }],
+  'UDP sendto port 0 with an ICMP error pending → EINVAL, the error stays': [S(0, V4, U), { op: 'connect', slot: 0, addr: 0, port: P1 }, { op: 'send', slot: 0 }, { op: 'send', slot: 0, addr: 0, port: 0 }, { op: 'send', slot: 0 }, { op: 'send', slot: 0 }],
+  // --- S23: bind() to a specific IPv6 address makes the socket IPv6-only ---
+  'UDP6 bound ::1 sendto v4-mapped port 0 → ENETUNREACH (bind set V6ONLY)': [S(0, V6, U), { op: 'bind', slot: 0, addr: 0, port: 0 }, { op: 'send', slot: 0, addr: 2, port: 0 }],
+  // --- S24: an ICMP error reaches a UDP socket connected to port 0 whatever port the datagram went to ---
+  'UDP connected to port 0: ICMP for a datagram to another port is reported': [S(0, V4, U), { op: 'connect', slot: 0, addr: 0, port: 0 }, { op: 'send', slot: 0, addr: 0, port: P2 }, { op: 'send', slot: 0 }, { op: 'recv', slot: 0 }],
+  // --- S25: UDP connect() autobinds before it looks at the address ---
+  'UDP6 V6ONLY connect v4-mapped → ENETUNREACH, but the socket is autobound': [S(0, V6, U), { op: 'opt', slot: 0, name: 'IPV6_V6ONLY', value: 1 }, { op: 'connect', slot: 0, addr: 2, port: P1 }, { op: 'names', slot: 0 }, { op: 'opt', slot: 0, name: 'IPV6_V6ONLY', value: 0 }],
+  // --- S26: TCP self-connect details ---
+  'TCP self-connect wins over a listener sharing the port': [S(0, V4, T), { op: 'opt', slot: 0, name: 'SO_REUSEPORT', value: 1 }, { op: 'bind', slot: 0, addr: 0, port: P2 }, { op: 'listen', slot: 0 }, S(1, V4, T), { op: 'opt', slot: 1, name: 'SO_REUSEPORT', value: 1 }, { op: 'bind', slot: 1, addr: 1, port: P2 }, { op: 'connect', slot: 1, addr: 0, port: P2 }, { op: 'accept', slot: 0 }, { op: 'send', slot: 1 }, { op: 'recv', slot: 1 }],
+  'TCP self-connect after shutdown(SHUT_WR) → ECONNABORTED, then ok': [S(0, V4, T), { op: 'bind', slot: 0, addr: 0, port: P2 }, { op: 'shutdown', slot: 0, how: 1 }, { op: 'connect', slot: 0, addr: 0, port: P2 }, { op: 'names', slot: 0 }, { op: 'recv', slot: 0 }, { op: 'connect', slot: 0, addr: 0, port: P2 }, { op: 'names', slot: 0 }],
+  'TCP self-connected socket: shutdown(SHUT_WR) closes it': [S(0, V6, T), { op: 'bind', slot: 0, addr: 2, port: P2 }, { op: 'connect', slot: 0, addr: 2, port: P2 }, { op: 'shutdown', slot: 0, how: 1 }, { op: 'names', slot: 0 }, { op: 'recv', slot: 0 }, { op: 'listen', slot: 0 }, { op: 'bind', slot: 0, addr: 2, port: P1 }],
+  'TCP close of a self-connected socket leaves TIME_WAIT on its port: bind → EADDRINUSE': [S(0, V4, T), { op: 'bind', slot: 0, addr: 0, port: P1 }, { op: 'connect', slot: 0, addr: 0, port: P1 }, { op: 'close', slot: 0 }, S(0, V6, T), { op: 'bind', slot: 0, addr: 1, port: P1 }, { op: 'listen', slot: 0 }, { op: 'names', slot: 0 }],
+  // --- S27: the end of a TCP connection (RST/FIN): tcp_done, SOCK_DONE, SS_CONNECTED ---
+  'TCP after the peer closed: RST in CLOSE_WAIT, recv EOF, listen EINVAL, connect EISCONN, bind ok': [S(0, V4, T), { op: 'bind', slot: 0, addr: 1, port: P1 }, { op: 'listen', slot: 0 }, S(1, V4, T), { op: 'connect', slot: 1, addr: 0, port: P1 }, { op: 'accept', slot: 0 }, { op: 'send', slot: 1 }, { op: 'recv', slot: 1 }, { op: 'recv', slot: 1 }, { op: 'names', slot: 1 }, { op: 'listen', slot: 1 }, { op: 'connect', slot: 1, addr: 0, port: P1 }, { op: 'bind', slot: 1, addr: 0, port: P2 }],
+  'TCP close with unread data resets the peer (ECONNRESET, then EOF)': [S(0, V4, T), { op: 'bind', slot: 0, addr: 1, port: P1 }, { op: 'listen', slot: 0 }, S(1, V4, T), { op: 'connect', slot: 1, addr: 0, port: P1 }, { op: 'send', slot: 1 }, { op: 'accept', slot: 0 }, { op: 'recv', slot: 1 }, { op: 'recv', slot: 1 }, { op: 'send', slot: 1 }],
+  'TCP listener shutdown(SHUT_RDWR) clears the bits an earlier shutdown set: recv → ENOTCONN': [S(0, V6, T), { op: 'shutdown', slot: 0, how: 2 }, { op: 'listen', slot: 0 }, { op: 'shutdown', slot: 0, how: 2 }, { op: 'recv', slot: 0 }, { op: 'names', slot: 0 }],
+  // --- L3 (LinuxKernel wrapper): poll() sees POLLHUP from the shutdown bits, the unanswered SYN is reported as connected ---
+  'TCP6 connect ::1 after a refused v4-mapped connect with shutdown(SHUT_RDWR) before it → ETIMEDOUT': [S(0, V6, T), { op: 'connect', slot: 0, addr: 2, port: P1 }, { op: 'shutdown', slot: 0, how: 2 }, { op: 'connect', slot: 0, addr: 0, port: P1 }, { op: 'names', slot: 0 }],
   // --- S12: the local address of a UDP socket autobound by sendto() ---
   'UDP sendto autobinds to the wildcard address': [S(0, V4, U), { op: 'send', slot: 0, addr: 0, port: P1 }, { op: 'names', slot: 0 }],
   'UDP6 sendto autobinds to the wildcard address': [S(0, V6, U), { op: 'send', slot: 0, addr: 0, port: P1 }, { op: 'names', slot: 0 }],

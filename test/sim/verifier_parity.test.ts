@@ -144,6 +144,9 @@ pass:
   mov %r0, 1
   exit`;
 
+/** r0 = &arr[0] (a constant in-range key: never NULL on 6.14+). */
+const LOOKUP_ARR = 'stw [%r10-4], 0\nlddw %r1, map_fd arr\nmov %r2, %r10\nadd %r2, -4\ncall 1\njeq %r0, 0, out';
+
 const NAMED: Record<string, string> = {
   'counter in a register, i < 16': 'mov %r0, 0\nmov %r1, 0\nloop:\nadd %r0, 3\nadd %r1, 1\njlt %r1, 16, loop\nexit',
   'counter in a register, 32-bit compare': 'mov %r0, 0\nmov %r1, 0\nloop:\nadd %r1, 1\njlt32 %r1, 40, loop\nmov %r0, 1\nexit',
@@ -206,13 +209,18 @@ loop:
   jle %r9, 16, loop
   exit`,
   '30 independent if/else diamonds (imprecise counters prune)': diamonds(30, false),
-  '64 independent if/else diamonds': diamonds(64, false),
+  '64 diamonds, each on a fresh random value': Array.from({ length: 64 }, (_, i) => `call 7\njset %r0, ${1 << (i % 8)}, +2\nadd %r7, ${i}\nja +1\nadd %r8, 1`).join('\n').replace(/^/, 'mov %r7, 0\nmov %r8, 0\n') + '\nmov %r0, 1\nexit',
   '12 diamonds whose sum becomes a map value offset (precise)': diamonds(12, true),
   'least-loaded as first written (4-byte spills at fp-16/fp-20)': LEAST_LOADED_W,
   'unbounded: a random value decides': 'loop:\ncall 7\njne %r0, 0, loop\nexit',
   'unbounded: counter that never reaches its bound': 'call 7\nloop:\nadd %r0, 1\njne %r0, 0, loop\nexit',
   'unbounded: a constant compare loops forever': 'mov %r0, 1\nloop:\njeq %r0, 1, loop\nexit',
   'unbounded: counter reset every iteration': 'mov %r0, 0\nloop:\nmov %r1, 0\nadd %r1, 1\njlt %r1, 16, loop\nexit',
+  'a bound checked on r0 also bounds its copy r1 (linked scalars)': `${LOOKUP_ARR}\nmov %r6, %r0\ncall 7\nmov %r1, %r0\njgt %r0, 60, out\nadd %r6, %r1\nldxb %r0, [%r6+0]\nout:\nmov %r0, 1\nexit`,
+  'a bound on r0 bounds r1 = r0 + 3': `${LOOKUP_ARR}\nmov %r6, %r0\ncall 7\nmov %r1, %r0\nadd %r1, 3\njgt %r0, 60, out\nadd %r6, %r1\nldxb %r0, [%r6+0]\nout:\nmov %r0, 1\nexit`,
+  'a bound on r0 bounds r1 = r0 + 4 (out of the value)': `${LOOKUP_ARR}\nmov %r6, %r0\ncall 7\nmov %r1, %r0\nadd %r1, 4\njgt %r0, 60, out\nadd %r6, %r1\nldxb %r0, [%r6+0]\nout:\nmov %r0, 1\nexit`,
+  'a bound on r0 bounds its 8-byte spill': `${LOOKUP_ARR}\nmov %r6, %r0\ncall 7\nstxdw [%r10-16], %r0\njgt %r0, 63, out\nldxdw %r1, [%r10-16]\nadd %r6, %r1\nldxb %r0, [%r6+0]\nout:\nmov %r0, 1\nexit`,
+  'a bound on a 32-bit copy (mov32) bounds the original': `${LOOKUP_ARR}\nmov %r6, %r0\ncall 7\nmov32 %r0, %r0\nmov32 %r1, %r0\njgt %r1, 63, out\nadd %r6, %r0\nldxb %r0, [%r6+0]\nout:\nmov %r0, 1\nexit`,
   'complexity limit: 20 diamonds feeding a precise offset': diamonds(20, true),
 };
 
@@ -230,8 +238,10 @@ test('verifier parity: the original least-loaded form (4-byte loop counter) load
 
 /**
  * A small random loop program: a counter in a register or in a 1/2/4/8-byte stack slot (at a
- * slot start or not), a bound, a step, a body of diamonds / accumulator updates / ARRAY reads,
- * and sometimes a flaw (no step, a step that overshoots a != bound, a random bound).
+ * slot start or not), a bound, a step, a body of diamonds / accumulator updates / ARRAY reads;
+ * sometimes a flaw that never ends (no step, a counter reset in the loop, a counter kept at fp-4
+ * where it is not tracked). Flaws that only end at the complexity limit are left to the named cases (each costs
+ * seconds on both kernels).
  */
 function genLoop(rnd: () => number): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
@@ -242,24 +252,31 @@ function genLoop(rnd: () => number): string {
   const bytes = { b: 1, h: 2, w: 4, dw: 8 }[size];
   const off = rnd() < 0.75 ? -8 * (1 + Math.floor(rnd() * 3)) : -(bytes * (1 + Math.floor(rnd() * (8 / bytes - 1)))) - 8;
   const bound = 1 + Math.floor(rnd() * 24);
-  const step = pick([1, 1, 1, 2, 3, 0]);
-  const cmp = pick(['jlt', 'jlt', 'jne', 'jle', 'jlt32']);
+  const flaw = rnd() < 0.12 ? pick(['frozen', 'reset'] as const) : null;
+  const step = flaw === 'frozen' ? 0 : pick([1, 1, 1, 2, 3]);
+  const cmp = pick(step === 1 ? ['jlt', 'jlt', 'jne', 'jle', 'jlt32'] : ['jlt', 'jle', 'jlt32']);
   const withMap = rnd() < 0.4;
+  const randomR9 = rnd() < 0.3;
   if (withMap) lines.push('stw [%r10-32], 0', 'lddw %r1, map_fd arr', 'mov %r2, %r10', 'add %r2, -32', 'call 1', 'jeq %r0, 0, out', 'mov %r6, %r0', 'mov %r0, 0');
-  if (rnd() < 0.3) lines.push('call 7', 'mov %r9, %r0', 'mov %r0, 0'); else lines.push('mov %r9, 5');
+  if (randomR9) lines.push('call 7', 'mov %r9, %r0', 'mov %r0, 0'); else lines.push('mov %r9, 5');
   lines.push(inReg ? 'mov %r8, 0' : `st${size} [%r10${off}], 0`, 'loop:');
+  if (flaw === 'reset') lines.push(inReg ? 'mov %r8, 0' : `st${size} [%r10${off}], 0`);
   if (!inReg) lines.push(`ldx${size} %r8, [%r10${off}]`);
-  const body = Math.floor(rnd() * 4);
+  const body = flaw === 'frozen' ? 0 : Math.floor(rnd() * 4);
   for (let i = 0; i < body; i++) {
     const kind = rnd();
     if (kind < 0.4) lines.push(`jset %r9, ${1 << Math.floor(rnd() * 8)}, +1`, `add %r7, ${1 + Math.floor(rnd() * 5)}`);
-    else if (kind < 0.7 && withMap) lines.push('mov %r1, %r8', 'and %r1, 15', 'lsh %r1, 2', 'mov %r2, %r6', 'add %r2, %r1', 'ldxw %r3, [%r2+0]', 'add %r0, %r3');
+    // (the index is built without `mov %r1, %r8`: a copy links the registers by a fresh id each
+    // iteration, which hides a never-ending loop from Linux's exact-repeat check until 1M insns)
+    else if (kind < 0.7 && withMap) lines.push('mov %r1, 0', 'add %r1, %r8', 'and %r1, 15', 'lsh %r1, 2', 'mov %r2, %r6', 'add %r2, %r1', 'ldxw %r3, [%r2+0]', 'add %r0, %r3');
     else lines.push(`add %r0, ${Math.floor(rnd() * 7)}`);
   }
+  // accumulators wrap (mod 8) so that a loop that never ends repeats a state soon, as it would in C with u8 sums
+  if (body) lines.push('and %r0, 7', 'and %r7, 7');
   lines.push(`add %r8, ${step}`);
   if (!inReg) lines.push(`stx${size} [%r10${off}], %r8`);
-  const limit = rnd() < 0.1 ? '%r9' : String(bound);
-  lines.push(cmp === 'jlt32' ? `jlt32 %r8, ${limit}, loop` : `${cmp} %r8, ${limit}, loop`);
+  const limit = !randomR9 && rnd() < 0.15 ? '%r9' : String(bound);
+  lines.push(`${cmp} %r8, ${limit}, loop`);
   lines.push('out:', 'mov %r0, 1', 'exit');
   return lines.join('\n');
 }
