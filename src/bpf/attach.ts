@@ -6,7 +6,7 @@
 import { SO_ATTACH_REUSEPORT_EBPF, SO_DETACH_REUSEPORT_BPF, SOL_SOCKET } from '../kernel/constants.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { BpfProgram } from './program.js';
-import { fdOf, type SocketLike } from './socket_fd.js';
+import { fdOf, type SocketLike } from '../kernel/socket_fd.js';
 
 export function attachReuseportProgram(kernel: Kernel, socket: SocketLike, prog: BpfProgram | number): void {
   const progFd = prog instanceof BpfProgram ? prog.fd : prog;

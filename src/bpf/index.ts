@@ -5,6 +5,6 @@ export { BpfProgram, VerifierError, type ProgramSpec } from './program.js';
 export { attachReuseportProgram, detachReuseportProgram } from './attach.js';
 export { enableStats, withStats, programStats, type ProgramStats } from './stats.js';
 export { u32, i32, u64, bytes, type Codec } from './codec.js';
-export { fdOf, type SocketLike } from './socket_fd.js';
+export { fdOf, type SocketLike } from '../kernel/socket_fd.js';
 export { selectSlotProgram } from './select_program.js';
 export { probeFeatures, type Feature, type ReuseportFeatures } from './features.js';

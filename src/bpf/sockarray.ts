@@ -7,7 +7,7 @@ import { ERRNO, SysError } from '../kernel/errno.js';
 import type { Kernel, MapInfo } from '../kernel/kernel.js';
 import { u32 as u32Key } from './codec.js';
 import { BpfMap } from './map.js';
-import { fdOf, type SocketLike } from './socket_fd.js';
+import { fdOf, type SocketLike } from '../kernel/socket_fd.js';
 
 export interface SockArraySpec {
   maxEntries: number;

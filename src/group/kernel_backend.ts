@@ -8,7 +8,7 @@ import { SO_ATTACH_REUSEPORT_EBPF, SOL_SOCKET, type Kernel } from '../kernel/ind
 import type { Policy, SteerEntry } from '../policies/index.js';
 import type { Backend, BackendHost } from './backend.js';
 import { GroupError } from './errors.js';
-import { borrowFd, closeFd } from './pidfd.js';
+import { borrowFd, closeFd } from '../linux/index.js';
 import type { FromWorker } from './protocol.js';
 import { Steering, type LoadedProgram } from './steering.js';
 import type { Worker } from './worker.js';

@@ -3,3 +3,4 @@ export type { ProbeResult } from './probe.js';
 export { inPrivateNetns, unshareNetns } from './netns.js';
 export { createReuseportServer, createReuseportDgram, createReuseportSocket, fdOf, assertReuseport, defaultKernel } from './node.js';
 export type { ReuseportServerOptions, ReuseportDgramOptions } from './node.js';
+export { borrowFd, closeFd } from './pidfd.js';

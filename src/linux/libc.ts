@@ -13,6 +13,8 @@ export interface Libc {
   koffi: Koffi;
   /** `long syscall(long nr, long cmd, void *attr, unsigned long size)`: the bpf(2) entry. */
   syscall: Fn;
+  /** `long syscall(long nr, long a, long b, long c)`: integer-argument syscalls (pidfd_*). */
+  syscallInts: Fn;
   socket: Fn; setsockopt: Fn; getsockopt: Fn; bind: Fn; listen: Fn;
   getsockname: Fn; getpeername: Fn; connect: Fn; accept4: Fn;
   sendto: Fn; recvfrom: Fn; shutdown: Fn; close: Fn; poll: Fn;
@@ -38,6 +40,7 @@ export function libc(): Libc {
     cached = {
       koffi,
       syscall: lib.func('long syscall(long nr, long cmd, void *attr, unsigned long size)'),
+      syscallInts: lib.func('long syscall(long nr, long a, long b, long c)'),
       socket: lib.func('int socket(int domain, int type, int protocol)'),
       setsockopt: lib.func('int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)'),
       getsockopt: lib.func('int getsockopt(int fd, int level, int optname, void *optval, void *optlen)'),

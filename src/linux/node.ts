@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as C from '../kernel/constants.js';
 import { SysError } from '../kernel/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
-import { fdOf, type SocketLike } from '../bpf/socket_fd.js';
+import { fdOf, type SocketLike } from '../kernel/socket_fd.js';
 import { LinuxKernel } from './linux_kernel.js';
 
 export { fdOf };

@@ -711,12 +711,28 @@ export class InetStack {
         fail(sc, 'EAGAIN', 'no data');
       }
       const max = maxLength ?? 65536;
-      if (e.data.length <= max) {
-        sk.dequeue();
-        return { data: e.data, ...this.peerOrEmpty(sk) };
+      if (e.data.length >= max || sk.rcvQueueLength === 1) {
+        if (e.data.length <= max) {
+          sk.dequeue();
+          return { data: e.data, ...this.peerOrEmpty(sk) };
+        }
+        const out = e.data.slice(0, max);
+        e.data = e.data.subarray(max);
+        return { data: out, ...this.peerOrEmpty(sk) };
       }
-      const out = e.data.slice(0, max);
-      e.data = e.data.subarray(max);
+      // a byte stream: tcp_recvmsg() copies from successive skbs until `max` bytes or the queue ends
+      const parts: Uint8Array[] = [];
+      let n = 0;
+      for (let h = sk.peek(); h && n < max; h = sk.peek()) {
+        const take = Math.min(h.data.length, max - n);
+        parts.push(h.data.subarray(0, take));
+        n += take;
+        if (take === h.data.length) sk.dequeue();
+        else h.data = h.data.subarray(take);
+      }
+      const out = new Uint8Array(n);
+      let o = 0;
+      for (const p of parts) { out.set(p, o); o += p.length; }
       return { data: out, ...this.peerOrEmpty(sk) };
     }
     if (sk.softError) { const err = sk.softError; sk.softError = 0; throw new SysError(sc, err); }

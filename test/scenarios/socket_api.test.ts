@@ -2,7 +2,7 @@
  * Extra table — the socket calls reuseport groups are built from (socket, setsockopt, bind,
  * listen, connect, sendto, recvfrom, accept, shutdown, getsockname, getpeername), as fixed
  * sequences on both kernels. The cases come from the differential test's socket-API worlds: each
- * one that differed became a scenario here (DIFFERENCES.md S9–S27, L2), next to guard cases that
+ * one that differed became a scenario here (DIFFERENCES.md S9–S28, L2, L3), next to guard cases that
  * agree. Ephemeral port numbers print as "eph".
  */
 import assert from 'node:assert/strict';
@@ -56,6 +56,8 @@ const CASES: Record<string, SockOp[]> = {
   'TCP listener shutdown(SHUT_RDWR) clears the bits an earlier shutdown set: recv → ENOTCONN': [S(0, V6, T), { op: 'shutdown', slot: 0, how: 2 }, { op: 'listen', slot: 0 }, { op: 'shutdown', slot: 0, how: 2 }, { op: 'recv', slot: 0 }, { op: 'names', slot: 0 }],
   // --- L3 (LinuxKernel wrapper): poll() sees POLLHUP from the shutdown bits, the unanswered SYN is reported as connected ---
   'TCP6 connect ::1 after a refused v4-mapped connect with shutdown(SHUT_RDWR) before it → ETIMEDOUT': [S(0, V6, T), { op: 'connect', slot: 0, addr: 2, port: P1 }, { op: 'shutdown', slot: 0, how: 2 }, { op: 'connect', slot: 0, addr: 0, port: P1 }, { op: 'names', slot: 0 }],
+  // --- S28: TCP is a byte stream: one recv() returns the bytes of several sends ---
+  'TCP recv returns the bytes of two sends at once': [S(0, V4, T), { op: 'bind', slot: 0, addr: 0, port: P2 }, { op: 'connect', slot: 0, addr: 0, port: P2 }, { op: 'send', slot: 0 }, { op: 'send', slot: 0 }, { op: 'recv', slot: 0 }, { op: 'recv', slot: 0 }],
   // --- S12: the local address of a UDP socket autobound by sendto() ---
   'UDP sendto autobinds to the wildcard address': [S(0, V4, U), { op: 'send', slot: 0, addr: 0, port: P1 }, { op: 'names', slot: 0 }],
   'UDP6 sendto autobinds to the wildcard address': [S(0, V6, U), { op: 'send', slot: 0, addr: 0, port: P1 }, { op: 'names', slot: 0 }],
