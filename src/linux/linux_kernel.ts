@@ -14,6 +14,9 @@ import { probeLinux, type ProbeResult } from './probe.js';
 import { checkAddress, checkPort, decodeSockaddr, encodeSockaddr, SOCKADDR_STORAGE_SIZE } from './sockaddr.js';
 import { sysctl } from './sysctl.js';
 
+/** A synchronous sleep for finishConnect (Atomics.wait on a private cell). */
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
+
 export interface LinuxKernelOptions {
   /** Bound on a TCP handshake in connect() / MSG_FASTOPEN before ETIMEDOUT (default 2000 ms). */
   connectTimeoutMs?: number;
@@ -155,9 +158,14 @@ export class LinuxKernel implements Kernel {
 
   /** Wait (bounded) for a non-blocking connect to finish; throws its SO_ERROR or ETIMEDOUT. */
   private finishConnect(fd: number, syscall: string, saLen: number): void {
-    const ready = this.pollEvents([fd], C.POLLOUT, this.connectTimeoutMs);
-    if (ready.length === 0) throw new SysError(syscall, ERRNO.ETIMEDOUT, `no answer to the SYN within ${this.connectTimeoutMs} ms`);
-    if (saLen > 0) {
+    const deadline = Date.now() + this.connectTimeoutMs;
+    const timedOut = (): never => {
+      throw new SysError(syscall, ERRNO.ETIMEDOUT, `no answer to the SYN within ${this.connectTimeoutMs} ms`);
+    };
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.pollEvents([fd], C.POLLOUT, left).length === 0) timedOut();
+      if (saLen === 0) break;
       // Connect once more rather than reading SO_ERROR: on a refused handshake the kernel then
       // takes the blocking path's sock_error exit (returns the error, disconnects, resets the
       // local address, SS_UNCONNECTED), so the socket behaves as after a blocking connect().
@@ -165,6 +173,9 @@ export class LinuxKernel implements Kernel {
       const errno = this.c.errno();
       if (errno === ERRNO.EISCONN) return;
       if (errno !== ERRNO.EALREADY && errno !== ERRNO.EINPROGRESS) throw new SysError(syscall, errno);
+      // Still SYN_SENT although poll woke (POLLHUP after shutdown(SHUT_RDWR)): a blocking
+      // connect keeps waiting for an answer, so wait too instead of spinning on POLLHUP.
+      Atomics.wait(SLEEP, 0, 0, Math.min(10, Math.max(1, deadline - Date.now())));
     }
     const err = this.getsockoptInt(fd, C.SOL_SOCKET, C.SO_ERROR);
     if (err !== 0) throw new SysError(syscall, err);
