@@ -3,7 +3,7 @@
  * has no reusePort) and handed to Node by fd (src/linux/node.ts). The worker owns the fd.
  */
 import { SO_ATTACH_REUSEPORT_CBPF, SO_DETACH_REUSEPORT_BPF, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, SysError } from '../kernel/index.js';
-import { createReuseportSocket, defaultKernel } from '../linux/index.js';
+import { acceptPending, createReuseportSocket, defaultKernel } from '../linux/index.js';
 import type { ListenerFactory } from './worker_runtime.js';
 
 export function listenerFactory(): ListenerFactory {
@@ -13,6 +13,7 @@ export function listenerFactory(): ListenerFactory {
   return {
     tcp: (host, port, backlog) => createReuseportSocket(kernel, SOCK_STREAM, { host, port, backlog, ipv6Only: v6only(host) }),
     udp: (host, port) => createReuseportSocket(kernel, SOCK_DGRAM, { host, port, ipv6Only: v6only(host) }),
+    acceptPending: (fd) => acceptPending(fd, 64, kernel),
     attachClassic: (fd, filter) => {
       if (filter.length > 0) {
         kernel.setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, filter);

@@ -39,7 +39,9 @@ export type ToWorker =
   | { rp: 'dgram'; data: Uint8Array; address: string; family: string; port: number }
   | { rp: 'sent'; id: number; error?: string }
   /** cbpf backend: attach this classic program (empty: detach) through your own socket. */
-  | { rp: 'attach-cbpf'; filter: Uint8Array; workers: number };
+  | { rp: 'attach-cbpf'; filter: Uint8Array; workers: number }
+  /** Another worker's TCP listener just closed: accept what migrated here for `ms` (migration_sweep.ts). */
+  | { rp: 'sweep'; ms: number };
 
 // worker -> primary
 export type FromWorker =
@@ -48,6 +50,8 @@ export type FromWorker =
   | { rp: 'pong'; seq: number; stats: WorkerStats }
   | { rp: 'load'; load: number; stats: WorkerStats }
   | { rp: 'drained' }
+  /** Draining: this worker has just closed its TCP listeners (the kernel migrates their queues). */
+  | { rp: 'listeners-closed' }
   | { rp: 'warn'; message: string }
   | { rp: 'cbpf-attached'; workers: number }
   | { rp: 'send'; id: number; data: Uint8Array; address: string; port: number };

@@ -333,6 +333,9 @@ export class ReuseportGroup extends EventEmitter {
         w.stats = { ...msg.stats, elu: w.stats.elu };
         this.backend?.setLoad(w.slot, msg.load);
         break;
+      case 'listeners-closed':
+        this.sweepMigrated(w);
+        break;
       case 'drained': {
         const done = this.drainWaits.get(w.id);
         this.drainWaits.delete(w.id);
@@ -360,6 +363,8 @@ export class ReuseportGroup extends EventEmitter {
     drainDone?.();
     try { this.backend?.leave(w); } catch { /* backend closed */ }
     this.resteer();
+    // A worker that exits (crash, SIGKILL, drain timeout) closes its listener too.
+    this.sweepMigrated(w);
     let reason = this.downReason.get(w.id);
     if (wait) {
       reason ??= 'failed-start';
@@ -372,6 +377,19 @@ export class ReuseportGroup extends EventEmitter {
     this.emit('worker-down', w.info(), { reason, code: w.exitCode, signal: w.exitSignal });
     const wasDraining = this.draining.delete(w.id);
     if ((reason === 'crashed' || reason === 'killed') && !wasDraining && this.state === 'running' && this.opts.respawn) this.scheduleRespawn(w);
+  }
+
+  /**
+   * `gone`'s TCP listener closed: the kernel migrated its queue into the other listeners, and on
+   * kernels before upstream 3864c6ba1e04 without a wakeup. Tell every ready worker to accept
+   * for a second by itself (migration_sweep.ts) so that nothing waits for the next connection.
+   */
+  private sweepMigrated(gone: Worker): void {
+    const kind = this.backend?.kind;
+    if (this.proto !== 'tcp' || (kind !== 'kernel' && kind !== 'cbpf')) return;
+    for (const w of this.all.values()) {
+      if (w !== gone && w.state === 'ready') w.send({ rp: 'sweep', ms: MIGRATION_SWEEP_MS });
+    }
   }
 
   private scheduleRespawn(w: Worker): void {
@@ -574,6 +592,9 @@ export class ReuseportGroup extends EventEmitter {
     };
   }
 }
+
+/** How long workers accept by themselves after another worker's listener closed. */
+const MIGRATION_SWEEP_MS = 1000;
 
 /** SIGTERM grace after a drain: short, the worker has nothing left to do. */
 const outcomeGrace = (drainTimeoutMs: number): number => Math.min(2000, Math.max(100, drainTimeoutMs));

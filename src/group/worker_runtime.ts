@@ -10,6 +10,7 @@ import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { ENV, isToWorker, type BackendKind, type FromWorker, type Proto, type ToWorker, type WorkerStats } from './protocol.js';
 import { parseBindArgs, parseListenArgs, type ListenRequest } from './listen_args.js';
+import { MigrationSweep, type SweepTarget } from './migration_sweep.js';
 
 type AnyFn = (...a: any[]) => any;
 
@@ -19,6 +20,8 @@ export interface ListenerFactory {
   udp(host: string, port: number): number;
   /** SO_ATTACH_REUSEPORT_CBPF with sock_filter bytes; empty: SO_DETACH_REUSEPORT_BPF. */
   attachClassic(fd: number, filter: Uint8Array): void;
+  /** Non-blocking accept of what is queued on a listening fd now (the migration sweep). */
+  acceptPending(fd: number): number[];
 }
 
 interface Intercepted {
@@ -286,6 +289,15 @@ function deliverConnection(handle: unknown): void {
   entry.fake.onconnection(0, handle);
 }
 
+/**
+ * Kernel backends: connections migrated from a closed listener into ours may raise no wakeup
+ * on older kernels (see migration_sweep.ts), so accept them ourselves for a while.
+ */
+const sweep = new MigrationSweep(
+  () => intercepted.flatMap((e): SweepTarget[] => (e.kind === 'tcp' && !e.closed && e.server && e.fd !== undefined ? [{ server: e.server, fd: e.fd }] : [])),
+  (fd) => factory?.acceptPending(fd) ?? [],
+);
+
 function allClosed(): boolean {
   return intercepted.every((e) => e.closed) && stats.active === 0;
 }
@@ -311,6 +323,9 @@ function drain(graceMs: number, flowIdleMs: number): void {
       srv.close();
       srv.closeIdleConnections?.();
     }
+    sweep.stop();
+    // The primary tells the other workers to sweep for what the kernel migrates to them.
+    if (intercepted.some((e) => e.kind === 'tcp' && e.fd !== undefined)) send({ rp: 'listeners-closed' });
     maybeDrained();
   };
   setTimeout(closeTcp, graceMs).unref();
@@ -358,6 +373,9 @@ function onMessage(msg: unknown, handle: unknown): void {
     }
     case 'drain':
       drain(msg.graceMs, msg.flowIdleMs);
+      break;
+    case 'sweep':
+      if (backend !== 'emulated') sweep.run(Math.min(Math.max(0, Number(msg.ms) || 0), 10_000));
       break;
     case 'attach-cbpf': {
       const entry = intercepted.find((e) => !e.closed && e.fd !== undefined);

@@ -6,7 +6,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as C from '../kernel/constants.js';
-import { SysError } from '../kernel/errno.js';
+import { ERRNO, SysError } from '../kernel/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { fdOf, type SocketLike } from '../kernel/socket_fd.js';
 import { LinuxKernel } from './linux_kernel.js';
@@ -91,6 +91,32 @@ export function createReuseportDgram(kernel: Kernel | undefined, opts: Reuseport
     throw e;
   }
   return socket;
+}
+
+/**
+ * Accept what is queued on listening socket `fd` right now, without waiting: non-blocking
+ * accept4() until EAGAIN or `max` connections. The caller owns the returned fds (non-blocking,
+ * close-on-exec). For connections the kernel migrated into this listener without a wakeup
+ * (5.14 up to upstream 3864c6ba1e04), which Node's epoll-driven accept loop would not see.
+ * A closed or non-listening fd yields [] (the sweep it serves is best effort by design).
+ */
+export function acceptPending(fd: number, max = 64, kernel?: Kernel): number[] {
+  if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`fd must be a non-negative integer, got ${String(fd)}`);
+  if (!Number.isInteger(max) || max < 1) throw new TypeError(`max must be a positive integer, got ${String(max)}`);
+  const k = kernel ?? defaultKernel();
+  const out: number[] = [];
+  for (let tries = 0; out.length < max && tries < 2 * max; tries++) {
+    try {
+      out.push(k.accept(fd));
+    } catch (e) {
+      // A child reset while queued (ECONNABORTED, EPROTO=71) or EINTR: skip it, try the next.
+      if (e instanceof SysError && (e.errno === ERRNO.ECONNABORTED || e.errno === 71 || e.errno === ERRNO.EINTR)) continue;
+      // EAGAIN: queue empty. EBADF/EINVAL/ENOTSOCK: the listener is gone or not listening.
+      if (e instanceof SysError) break;
+      throw e;
+    }
+  }
+  return out;
 }
 
 /**

@@ -68,6 +68,11 @@ export class InetStack {
   /** CPU packets are processed on unless a sender says otherwise. */
   defaultCpu = 0;
   cpus: number;
+  /**
+   * inet_csk_listen_stop() calls sk_data_ready() on the listener a child migrated to (upstream
+   * 3864c6ba1e04, in 6.18 stable). false: 5.14 kernels before that fix (no wakeup).
+   */
+  migrationWakeup = true;
   /** While set, the final ACK of each handshake is held back (request sockets stay NEW_SYN_RECV). */
   holdAcks = false;
   /** @internal requests whose final ACK is held back. */
@@ -450,6 +455,7 @@ export class InetStack {
     req.pending = [];
     client.pendingReq = null;
     listener.acceptQueue.push(child);
+    listener.wakeupPending = true; // tcp_child_process()/TFO: parent->sk_data_ready(parent)
     return child;
   }
 

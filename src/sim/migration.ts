@@ -37,6 +37,8 @@ export function inetCskListenStop(net: InetStack, sk: Sock): void {
       nsk.acceptQueue.push(child);
       child.parent = nsk;
       net.stats.migrateReqSuccess++;
+      // inet_csk_reqsk_queue_add() wakes nobody; 3864c6ba1e04 added nsk->sk_data_ready(nsk) here
+      if (net.migrationWakeup) nsk.wakeupPending = true;
       continue;
     }
     if (nsk) net.stats.migrateReqFailure++;

@@ -14,7 +14,7 @@ import { BpfProg } from './bpf_prog.js';
 import { CookieGen } from './cookie.js';
 import { ReuseportRuntime } from './filter.js';
 import { MapInMap } from './map_in_map.js';
-import { Sock, RMEM_MAX } from './socket.js';
+import { Sock, RMEM_MAX, TCP_LISTEN } from './socket.js';
 import { SockMapBase } from './sockmap.js';
 import { sockGetsockopt, sockSetsockopt, type SockOptHost } from './sock_opts.js';
 import { checkObjName, mapCreate } from './syscall.js';
@@ -34,6 +34,12 @@ export interface SimKernelOptions {
   uid?: number;
   /** Capabilities of the caller. Default: everything root has. */
   capabilities?: Iterable<string>;
+  /**
+   * Whether a child migrated at listener close wakes the target listener (inet_csk_listen_stop()
+   * calls nsk->sk_data_ready(), upstream 3864c6ba1e04). Default true: this 6.18 kernel.
+   * false: 5.14 kernels before the fix; seen through pollEdge(). accept() returns the children either way.
+   */
+  migrationWakeup?: boolean;
 }
 
 export const ROOT_CAPABILITIES = ['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_NET_RAW', 'CAP_PERFMON', 'CAP_NET_BIND_SERVICE'];
@@ -74,6 +80,10 @@ export class SimKernel implements Kernel {
     const cookies = new CookieGen(BigInt(4096 + (rng.u32() & 0xfff) * 4096));
     this.net = new InetStack(seed, cookies, this.cpus);
     this.runtime = new ReuseportRuntime(this.net);
+    if (opts.migrationWakeup !== undefined && typeof opts.migrationWakeup !== 'boolean') {
+      throw new TypeError(`SimKernel: migrationWakeup must be a boolean, not ${String(opts.migrationWakeup)}`);
+    }
+    this.net.migrationWakeup = opts.migrationWakeup ?? true;
     this.net.hooks = {
       select: (reuse, sk, pkt) => this.runtime.select(reuse, sk, pkt),
       migrate: (sk, m, noSkb) => this.runtime.migrate(sk, m, noSkb),
@@ -208,6 +218,34 @@ export class SimKernel implements Kernel {
       if (ev) out.push({ fd, revents: ev });
     }
     return out;
+  }
+
+  /**
+   * What an epoll waiter that sleeps until woken sees (EPOLLET, or libuv's accept loop: it drains
+   * to EAGAIN, then sleeps in epoll_wait): a listener is reported only if sk_data_ready() ran on it
+   * since the last pollEdge() that listed it, and it is readable now. Consumes those wakeups.
+   * Other sockets report their poll() state (edges are tracked for listeners only).
+   */
+  pollEdge(fds: readonly number[]): PollResult[] {
+    const out: PollResult[] = [];
+    for (const fd of fds) {
+      const f = Number.isInteger(fd) && fd >= 0 ? this.files[fd] : undefined;
+      if (!f) { out.push({ fd, revents: POLLNVAL }); continue; }
+      if (f.kind !== 'socket') continue;
+      const ev = this.net.poll(f.sk);
+      if (f.sk.state === TCP_LISTEN) {
+        const woken = f.sk.wakeupPending;
+        f.sk.wakeupPending = false;
+        if (!woken) continue;
+      }
+      if (ev) out.push({ fd, revents: ev });
+    }
+    return out;
+  }
+
+  /** epoll_ctl(EPOLL_CTL_MOD) on `fd`: ep_modify() polls it once, so the next pollEdge() reports it if readable. */
+  pollRearm(fd: number): void {
+    this.sock(fd, 'epoll_ctl').wakeupPending = true;
   }
 
   // ---- bpf(2): maps ----

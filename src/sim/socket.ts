@@ -99,6 +99,11 @@ export class Sock {
   backlog = 0;
   acceptQueue: Sock[] = [];
   requests: RequestSock[] = [];
+  /**
+   * sk_data_ready() ran on this listener since a pollEdge() last looked at it: a sleeping epoll
+   * waiter was woken. True at creation: EPOLL_CTL_ADD checks readiness once (ep_insert).
+   */
+  wakeupPending = true;
   /** TCP_FASTOPEN queue length on a listener (0: off). */
   fastopenQlen = 0;
   fastopenConnect = false;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  AF_INET, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, SHUT_RDWR, SOCK_STREAM, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, SO_COOKIE,
+  AF_INET, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, POLLIN, POLLNVAL, SHUT_RDWR, SOCK_STREAM, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, SO_COOKIE,
   SO_REUSEPORT,
 } from '../../src/kernel/index.js';
 import { SimKernel, loadAsm, readU32, sockarray, throwsErrno, u32, u64 } from './helpers.js';
@@ -211,4 +211,100 @@ test('re-listen after every listener was shut down: a new group without the prog
   sim.shutdown(t.fds[1]!, SHUT_RDWR);
   sim.listen(t.fds[1]!, 8);
   assert.equal(sim.socketOf(t.fds[1]!).reuseCb, g);
+});
+
+/**
+ * Wakeup of the target listener (upstream 3864c6ba1e04 "tcp: call sk_data_ready() after listener
+ * migration"): pollEdge() is a waiter that sleeps until sk_data_ready(); accept() reads the queue.
+ */
+function migrateAtClose(sim: SimKernel, n: number): { t: ReturnType<typeof setup>; target: number } {
+  const t = setup(sim, 3);
+  clients(sim, t.s.port, n); // children on listeners 0 and 1
+  const target = t.s.fds[2]!;
+  sim.listen(target, 128);
+  assert.deepEqual(sim.pollEdge([target]), [], 'EPOLL_CTL_ADD: not readable yet');
+  steer(sim, t, 2);
+  sim.shutdown(t.s.fds[0]!, SHUT_RDWR);
+  sim.shutdown(t.s.fds[1]!, SHUT_RDWR);
+  assert.equal(sim.netstat.migrateReqSuccess, n);
+  assert.equal(sim.socketOf(target).acceptQueue.length, n);
+  assert.deepEqual(sim.poll([target]), [{ fd: target, revents: POLLIN }], 'level: the children are queued');
+  return { t, target };
+}
+
+test('migrationWakeup false (5.14 before 3864c6ba1e04): migrated children are queued but wake nobody until a new child arrives', () => {
+  const sim = new SimKernel({ seed: 31, migrationWakeup: false });
+  const { t, target } = migrateAtClose(sim, 5);
+  assert.deepEqual(sim.pollEdge([target]), [], 'inet_csk_reqsk_queue_add() without sk_data_ready()');
+  const first = sim.accept(target); // a nonblocking accept() reads the queue directly
+  assert.deepEqual(sim.recvfrom(first).data, MSG);
+  assert.deepEqual(sim.pollEdge([target]), [], 'still no wakeup');
+  clients(sim, t.s.port, 1); // a new handshake: tcp_child_process() wakes the listener
+  assert.deepEqual(sim.pollEdge([target]), [{ fd: target, revents: POLLIN }]);
+  const rest = acceptAll(sim, target);
+  assert.equal(rest.length, 5, '4 migrated + 1 new');
+  for (const fd of rest) assert.deepEqual(sim.recvfrom(fd).data, MSG);
+  assert.deepEqual(sim.pollEdge([target]), [], 'the wakeup was consumed and the queue is empty');
+});
+
+test('migrationWakeup default (6.18): an edge is reported right after migration, once', () => {
+  const sim = new SimKernel({ seed: 31 });
+  const { target } = migrateAtClose(sim, 5);
+  assert.deepEqual(sim.pollEdge([target]), [{ fd: target, revents: POLLIN }], 'nsk->sk_data_ready(nsk)');
+  assert.deepEqual(sim.pollEdge([target]), [], 'edge-triggered: reported once although still readable');
+  assert.equal(acceptAll(sim, target).length, 5);
+});
+
+test('migrationWakeup false: EPOLL_CTL_MOD (pollRearm) finds the migrated children; the ACK and timer paths do wake', () => {
+  const sim = new SimKernel({ seed: 32, migrationWakeup: false });
+  const { target } = migrateAtClose(sim, 3);
+  assert.deepEqual(sim.pollEdge([target]), []);
+  sim.pollRearm(target); // ep_modify() polls the socket once
+  assert.deepEqual(sim.pollEdge([target]), [{ fd: target, revents: POLLIN }]);
+  assert.equal(acceptAll(sim, target).length, 3);
+
+  // requests (NEW_SYN_RECV) become children only at the final ACK, which wakes the new listener
+  for (const viaTimer of [false, true]) {
+    const sim2 = new SimKernel({ seed: 33, migrationWakeup: false });
+    const t = setup(sim2, 3);
+    sim2.holdAcks(true);
+    clients(sim2, t.s.port, 4);
+    sim2.holdAcks(false);
+    const to = t.s.fds[2]!;
+    sim2.listen(to, 128);
+    assert.deepEqual(sim2.pollEdge([to]), []);
+    steer(sim2, t, 2);
+    sim2.shutdown(t.s.fds[0]!, SHUT_RDWR);
+    sim2.shutdown(t.s.fds[1]!, SHUT_RDWR);
+    if (viaTimer) sim2.expireSynAckTimers();
+    assert.deepEqual(sim2.pollEdge([to]), [], 'no child yet');
+    sim2.releaseAcks();
+    assert.deepEqual(sim2.pollEdge([to]), [{ fd: to, revents: POLLIN }], viaTimer ? 'timer path' : 'hashdance path');
+    assert.equal(acceptAll(sim2, to).length, 4);
+  }
+});
+
+test('migrationWakeup and pollEdge reject bad input', () => {
+  assert.throws(() => new SimKernel({ migrationWakeup: 'no' as unknown as boolean }), /migrationWakeup must be a boolean/);
+  const sim = new SimKernel();
+  const fd = sim.socket(AF_INET, SOCK_STREAM);
+  sim.close(fd);
+  assert.deepEqual(sim.pollEdge([fd]), [{ fd, revents: POLLNVAL }]);
+  throwsErrno(() => sim.pollRearm(fd), 'EBADF');
+});
+
+test('SK_DROP cancels the migration under either wakeup model: nothing queued, no edge, the child is reset', () => {
+  for (const migrationWakeup of [true, false]) {
+    const sim = new SimKernel({ seed: 34, migrationWakeup });
+    const t = setup(sim, 2);
+    const cs = clients(sim, t.s.port, 2);
+    const to = t.s.fds[1]!;
+    sim.listen(to, 128);
+    assert.deepEqual(sim.pollEdge([to]), []);
+    sim.shutdown(t.s.fds[0]!, SHUT_RDWR); // no migrate_map entry -> SK_DROP
+    assert.deepEqual(sim.pollEdge([to]), []);
+    assert.deepEqual(sim.poll([to]), []);
+    for (const c of cs) throwsErrno(() => sim.recvfrom(c), 'ECONNRESET');
+    assert.equal(sim.netstat.migrateReqFailure, 2);
+  }
 });
