@@ -1,5 +1,6 @@
 /** Object API over any Kernel (LinuxKernel or SimKernel): maps, sockarrays, programs, attach, stats. */
 export { BpfMap, type MapSpec, type MapCodecs } from './map.js';
+export { MmapArray } from './mmap_array.js';
 export { ReuseportSockArray, type SockArraySpec } from './sockarray.js';
 export { BpfProgram, VerifierError, type ProgramSpec } from './program.js';
 export { attachReuseportProgram, detachReuseportProgram } from './attach.js';

@@ -6,6 +6,7 @@ import { BPF_ANY, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS } from '
 import { ERRNO, SysError } from '../kernel/errno.js';
 import type { Kernel, MapInfo } from '../kernel/kernel.js';
 import { bytes, type Codec } from './codec.js';
+import { MmapArray } from './mmap_array.js';
 
 export interface MapSpec {
   /** BPF_MAP_TYPE_* */
@@ -57,6 +58,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   private readonly nextBuf: Uint8Array;
   private readonly valueBuf: Uint8Array;
   private _fd: number;
+  private mapped: MmapArray<V> | undefined;
 
   /** Take ownership of `fd` (a map with geometry `info`). Prefer create/fromPin/fromId. */
   constructor(kernel: Kernel, fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'mapFlags' | 'name'>, codecs: MapCodecs<K, V> = {}) {
@@ -238,11 +240,25 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   info(): MapInfo { return this.kernel.mapGetInfo(this.fd); }
 
+  /**
+   * The values of an ARRAY map created with `flags: BPF_F_MMAPABLE`, mmap(2)ed: get/set without a
+   * syscall, seen by programs at once (see MmapArray for atomicity). One mapping per map, dropped
+   * by close(). SysError ENOTSUPP (not an ARRAY) / EINVAL (no BPF_F_MMAPABLE) / EACCES (read-only fd).
+   */
+  mmap(): MmapArray<V> {
+    const fd = this.fd;
+    if (this.mapped) return this.mapped;
+    const mmap = this.kernel.mapMmap;
+    if (!mmap) throw new Error(`mmap: this ${this.kernel.kind} kernel does not implement mapMmap`);
+    this.mapped = new MmapArray(mmap.call(this.kernel, fd), this.maxEntries, this.valueSize, this.valueCodec);
+    return this.mapped;
+  }
   /** Close the fd (idempotent). The map lives on while pinned or referenced elsewhere. */
   close(): void {
     if (this._fd < 0) return;
     const fd = this._fd;
     this._fd = -1;
+    this.mapped?.markClosed();
     this.kernel.close(fd);
   }
 }

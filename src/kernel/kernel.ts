@@ -129,6 +129,18 @@ export interface Kernel {
   mapUpdateBatch?(fd: number, keys: Uint8Array, values: Uint8Array, count: number, elemFlags?: number): void;
   /** Optional: BPF_MAP_LOOKUP_BATCH of up to `count` elements from `inBatch` (null: the start). */
   mapLookupBatch?(fd: number, inBatch: Uint8Array | null, count: number): MapBatch;
+  /**
+   * Optional (5.5+): mmap(MAP_SHARED, offset 0) of an ARRAY map created with BPF_F_MMAPABLE.
+   * Returns its values, max_entries * round_up(value_size, 8) bytes (element i at i * stride),
+   * shared with programs: writes are seen by programs and lookups at once, with no atomicity
+   * beyond the CPU's for aligned loads/stores of up to 8 bytes. Errnos as mmap(2) gives them:
+   * ENOTSUPP (524) for map types without map_mmap (HASH...), EINVAL for an ARRAY without
+   * BPF_F_MMAPABLE, EACCES for a BPF_F_RDONLY fd, ENODEV for a non-map fd, EBADF.
+   * The mapping lives as long as `fd` here: close(fd) drops it (raw Linux would keep the map
+   * alive while mapped). LinuxKernel then backs a view still held with zero pages (never a fault);
+   * SimKernel's view keeps aliasing the freed map's storage. Either way, drop views on close.
+   */
+  mapMmap?(fd: number): Uint8Array;
 
   // ---- environment ----
   /** Read (and, with value, write) a sysctl such as 'net.ipv4.tcp_migrate_req'. Returns the value read. */

@@ -19,6 +19,8 @@ export interface Libc {
   getsockname: Fn; getpeername: Fn; connect: Fn; accept4: Fn;
   sendto: Fn; recvfrom: Fn; shutdown: Fn; close: Fn; poll: Fn;
   inet_pton: Fn; inet_ntop: Fn; unshare: Fn; getpid: Fn;
+  /** `void *mmap(...)` / `int munmap(void *addr, size_t len)`: mmapable ARRAY map values. */
+  mmap: Fn; munmap: Fn; getpagesize: Fn;
   /** errno of the call that just failed (read it before anything else runs). */
   errno(): number;
 }
@@ -59,6 +61,9 @@ export function libc(): Libc {
       inet_ntop: lib.func('const char *inet_ntop(int af, void *src, void *dst, uint32_t size)'),
       unshare: lib.func('int unshare(int flags)'),
       getpid: lib.func('int getpid()'),
+      mmap: lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
+      munmap: lib.func('int munmap(void *addr, size_t len)'),
+      getpagesize: lib.func('int getpagesize()'),
       errno: () => koffi.errno(),
     };
     return cached;

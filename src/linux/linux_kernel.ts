@@ -25,6 +25,9 @@ export interface LinuxKernelOptions {
 const INT32_MAX = 0x7fffffff;
 /** asm-generic/socket.h: classic filters take a struct sock_fprog {u16 len; struct sock_filter *filter}. */
 const SO_ATTACH_FILTER = 26;
+/** asm-generic/mman-common.h, mman.h. */
+const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20;
+const MAP_FAILED = 0xffffffffffffffffn;
 
 function checkInt(v: unknown, what: string, min = -0x80000000, max = INT32_MAX): number {
   if (typeof v !== 'number') throw new TypeError(`${what} must be a number, got ${typeof v}`);
@@ -248,7 +251,48 @@ export class LinuxKernel implements Kernel {
   close(fd: number): void {
     checkFd(fd);
     this.bpf.maps.delete(fd);
+    this.unmapAll(fd);
     if (this.c.close(fd) < 0) this.fail('close');
+  }
+
+  /** mapMmap() mappings by fd, dropped by close(fd). */
+  private readonly mmaps = new Map<number, Array<{ addr: unknown; len: number }>>();
+
+  /**
+   * mmap(NULL, PAGE_ALIGN(max_entries * round_up(value_size, 8)), PROT_READ|PROT_WRITE, MAP_SHARED,
+   * fd, 0) — array_map_mmap()'s layout: element i at i * round_up(value_size, 8). The view is an
+   * ArrayBuffer over the mapping itself (koffi.view), so stores are plain memory writes.
+   */
+  mapMmap(fd: number): Uint8Array {
+    checkFd(fd);
+    const page = this.c.getpagesize() as number;
+    let data = page;
+    try {
+      const info = this.mapGetInfo(fd);
+      data = Math.max(1, info.maxEntries * ((info.valueSize + 7) & ~7));
+    } catch { /* not a map: let mmap(2) itself give the errno (EBADF, ENODEV) */ }
+    const len = Math.ceil(data / page) * page;
+    const addr = this.c.mmap(null, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (this.c.koffi.address(addr) === MAP_FAILED) this.fail('mmap');
+    let list = this.mmaps.get(fd);
+    if (!list) this.mmaps.set(fd, (list = []));
+    list.push({ addr, len });
+    return new Uint8Array(this.c.koffi.view(addr, len) as ArrayBuffer, 0, data);
+  }
+
+  /**
+   * Drop fd's mappings. A plain munmap would leave any view still held by JS pointing at unmapped
+   * memory (SIGSEGV on the next access; an external ArrayBuffer cannot be detached), so the range is
+   * replaced in place by anonymous zero pages: the kernel's map reference goes, the address stays valid.
+   */
+  private unmapAll(fd: number): void {
+    const list = this.mmaps.get(fd);
+    if (!list) return;
+    this.mmaps.delete(fd);
+    for (const { addr, len } of list) {
+      this.c.mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+      // If that fails (ENOMEM) the shared mapping simply stays: a leak is better than a crash.
+    }
   }
 
   private readonly pollBuf = Buffer.alloc(8 * 64);

@@ -3,7 +3,7 @@
  * subsystem. One instance = one netns + one bpffs + one fd table, seeded for reproducibility.
  */
 import {
-  BPF_F_RDONLY, BPF_F_WRONLY, BPF_PROG_TYPE_SK_REUSEPORT, BPF_PROG_TYPE_SOCKET_FILTER, BPF_SK_REUSEPORT_SELECT,
+  BPF_F_MMAPABLE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_PROG_TYPE_SK_REUSEPORT, BPF_PROG_TYPE_SOCKET_FILTER, BPF_SK_REUSEPORT_SELECT,
   BPF_SK_REUSEPORT_SELECT_OR_MIGRATE, IPPROTO_TCP, IPPROTO_UDP, POLLNVAL, SOCK_CLOEXEC, SOCK_DGRAM,
   SOCK_NONBLOCK, SOCK_STREAM, BPF_PROG_TYPE_XDP, ERRNO, SysError, fail, type ErrnoCode,
   type Datagram, type Kernel, type MapCreateAttr, type MapInfo, type PollResult, type ProgInfo, type ProgLoadAttr, type SockAddr,
@@ -13,6 +13,7 @@ import type { BpfMap, FdResolver } from './bpf_map.js';
 import { BpfProg } from './bpf_prog.js';
 import { CookieGen } from './cookie.js';
 import { ReuseportRuntime } from './filter.js';
+import { ArrayMap } from './arraymap.js';
 import { MapInMap } from './map_in_map.js';
 import { Sock, RMEM_MAX, TCP_LISTEN } from './socket.js';
 import { SockMapBase } from './sockmap.js';
@@ -277,6 +278,22 @@ export class SimKernel implements Kernel {
     p.freed = true;
     this.progsById.delete(p.id);
     for (const m of p.usedMaps) this.mapPut(m);
+  }
+
+  /**
+   * bpf_map_mmap() + array_map_mmap(): the ARRAY map's own value storage (elements at
+   * round_up(value_size, 8) strides, as programs see it), so views, programs and syscalls share bytes.
+   */
+  mapMmap(fd: number): Uint8Array {
+    const sc = 'mmap';
+    const f = this.file(fd, sc);
+    if (f.kind !== 'map') fail(sc, 'ENODEV', `fd ${fd} is not mmapable`);
+    // do_mmap() checks the file mode before the map's mmap op runs.
+    if (!f.write) fail(sc, 'EACCES', 'PROT_WRITE on a read-only map fd');
+    const m = f.map;
+    if (!(m instanceof ArrayMap) || m.percpu) fail(sc, 'ENOTSUPP', 'map type has no map_mmap');
+    if (!(m.mapFlags & BPF_F_MMAPABLE)) fail(sc, 'EINVAL', 'ARRAY map was not created with BPF_F_MMAPABLE');
+    return m.region.bytes.subarray(0, m.storageSize());
   }
 
   mapCreate(attr: MapCreateAttr): number {
