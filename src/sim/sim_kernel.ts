@@ -210,15 +210,7 @@ export class SimKernel implements Kernel {
   }
 
   poll(fds: readonly number[], _timeoutMs = 0): PollResult[] {
-    const out: PollResult[] = [];
-    for (const fd of fds) {
-      const f = Number.isInteger(fd) && fd >= 0 ? this.files[fd] : undefined;
-      if (!f) { out.push({ fd, revents: POLLNVAL }); continue; }
-      if (f.kind !== 'socket') continue;
-      const ev = this.net.poll(f.sk);
-      if (ev) out.push({ fd, revents: ev });
-    }
-    return out;
+    return this.pollSockets(fds, false);
   }
 
   /**
@@ -228,13 +220,17 @@ export class SimKernel implements Kernel {
    * Other sockets report their poll() state (edges are tracked for listeners only).
    */
   pollEdge(fds: readonly number[]): PollResult[] {
+    return this.pollSockets(fds, true);
+  }
+
+  private pollSockets(fds: readonly number[], edge: boolean): PollResult[] {
     const out: PollResult[] = [];
     for (const fd of fds) {
       const f = Number.isInteger(fd) && fd >= 0 ? this.files[fd] : undefined;
       if (!f) { out.push({ fd, revents: POLLNVAL }); continue; }
       if (f.kind !== 'socket') continue;
       const ev = this.net.poll(f.sk);
-      if (f.sk.state === TCP_LISTEN) {
+      if (edge && f.sk.state === TCP_LISTEN) {
         const woken = f.sk.wakeupPending;
         f.sk.wakeupPending = false;
         if (!woken) continue;

@@ -15,7 +15,7 @@ import { GroupError } from '../../src/group/errors.js';
 import { definePolicy } from '../../src/policies/index.js';
 import { program } from '../../src/ebpf/index.js';
 import {
-  alive, BACKENDS, backendAvailable, counts, FAST, fixture, get, nextPort, portFree, sleep, socketInodes, startGroup, until,
+  alive, BACKENDS, backendAvailable, counts, FAST, fixture, get, httpLoad, nextPort, portFree, sleep, socketInodes, startGroup, until,
 } from './support.js';
 
 for (const backend of BACKENDS) {
@@ -83,27 +83,13 @@ for (const backend of BACKENDS) {
     // them (SELECT_OR_MIGRATE program) instead of resetting them
     const g = await startGroup(t, { script: fixture('http_worker.mjs'), workers: 2, backend, drainGraceMs: 0 });
     const before = g.workers().map((w) => w.id);
-    let stop = false;
-    let ok = 0;
-    const failures: string[] = [];
-    const loops = Array.from({ length: 8 }, async () => {
-      while (!stop) {
-        try {
-          const r = await get(g.port);
-          if (r.status === 200) ok++;
-          else failures.push(`HTTP ${r.status}`);
-        } catch (e) {
-          failures.push((e as NodeJS.ErrnoException).code ?? String(e));
-        }
-      }
-    });
+    const load = httpLoad(g.port, 8);
     await sleep(150);
     const done = new Promise((r) => g.once('restart-complete', r));
     await g.rollingRestart();
     await done;
     await sleep(150);
-    stop = true;
-    await Promise.all(loops);
+    const { ok, failures } = await load.stop();
     assert.deepEqual(failures, []);
     assert.ok(ok > 20, `only ${ok} requests`);
     const after = g.workers().map((w) => w.id);

@@ -15,7 +15,7 @@ import { AF_INET, SOCK_STREAM, SOL_TCP, TCP_INFO, type Kernel } from '../../src/
 import { acceptPending, createReuseportSocket } from '../../src/linux/index.js';
 import { MigrationSweep } from '../../src/group/migration_sweep.js';
 import { requireKernel } from '../support/netns.js';
-import { fixture, get, sleep, startGroup, until, type Reply } from './support.js';
+import { fixture, get, httpLoad, sleep, startGroup, until, type Reply } from './support.js';
 
 const test = (name: string, fn: (t: TestContext) => void | Promise<void>): Promise<void> => nodeTest(name, { timeout: 60_000 }, fn);
 
@@ -116,25 +116,10 @@ test('rolling restart at low load (one request at a time, with pauses): 0 failur
   // drainGraceMs 0: each old listener closes at once; whatever it had queued is migrated.
   const g = await startGroup(t, { script: fixture('http_worker.mjs'), workers: 2, backend: 'kernel', drainGraceMs: 0 });
   const before = g.workers().map((w) => w.id);
-  let stop = false;
-  let ok = 0;
-  const failures: string[] = [];
-  const loop = (async () => {
-    while (!stop) {
-      try {
-        const r = await get(g.port);
-        if (r.status === 200) ok++;
-        else failures.push(`HTTP ${r.status}`);
-      } catch (e) {
-        failures.push((e as NodeJS.ErrnoException).code ?? String(e));
-      }
-      await sleep(15);
-    }
-  })();
+  const load = httpLoad(g.port, 1, 15); // one request at a time: low load
   await g.rollingRestart();
   await sleep(100);
-  stop = true;
-  await loop;
+  const { ok, failures } = await load.stop();
   assert.deepEqual(failures, []);
   assert.ok(ok > 0);
   const after = g.workers().map((w) => w.id);

@@ -107,3 +107,32 @@ export function socketInodes(pid: number | 'self'): Set<string> {
 export async function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return !(await anyListener([host], port));
 }
+
+/**
+ * `clients` loops of GET requests against `port` until stopped, pausing `pauseMs` between
+ * requests; `stop()` waits for them and returns how many got 200 and every failure seen.
+ */
+export function httpLoad(port: number, clients: number, pauseMs = 0): { stop(): Promise<{ ok: number; failures: string[] }> } {
+  let stopped = false;
+  let ok = 0;
+  const failures: string[] = [];
+  const loops = Array.from({ length: clients }, async () => {
+    while (!stopped) {
+      try {
+        const r = await get(port);
+        if (r.status === 200) ok++;
+        else failures.push(`HTTP ${r.status}`);
+      } catch (e) {
+        failures.push((e as NodeJS.ErrnoException).code ?? String(e));
+      }
+      if (pauseMs) await sleep(pauseMs);
+    }
+  });
+  return {
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+      return { ok, failures };
+    },
+  };
+}

@@ -6,7 +6,7 @@ import {
   AF_INET, AF_INET6, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_SOCKHASH, BPF_MAP_TYPE_SOCKMAP, BPF_PROG_TYPE_SOCKET_FILTER,
   MSG_FASTOPEN, POLLIN, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, SO_REUSEPORT,
 } from '../../src/kernel/index.js';
-import { SELECT_BY_PAYLOAD, SimKernel, be32, group, loadAsm, readU32, sockarray, throwsErrno, u32, u64 } from './helpers.js';
+import { SELECT_BY_PAYLOAD, STORE_FP8_TO_OUT, SimKernel, be32, group, loadAsm, readU32, sockarray, throwsErrno, u32, u64 } from './helpers.js';
 
 /** Stores every scalar ctx field into ARRAY `out` (index = field number). */
 const RECORD_CTX = `
@@ -14,27 +14,11 @@ const RECORD_CTX = `
   mov %r7, 0
 ${[16, 20, 24, 28, 32].map((off, i) => `
   ldxw %r1, [%r6+${off}]
-  stxw [%r10-8], %r1
-  stw [%r10-4], ${i}
-  lddw %r1, map_fd out
-  mov %r2, %r10
-  add %r2, -4
-  mov %r3, %r10
-  add %r3, -8
-  mov %r4, 0
-  call 2`).join('')}
+  stxw [%r10-8], %r1${STORE_FP8_TO_OUT(i)}`).join('')}
   ldxdw %r2, [%r6+0]
   ldxdw %r3, [%r6+8]
   sub %r3, %r2
-  stxw [%r10-8], %r3
-  stw [%r10-4], 5
-  lddw %r1, map_fd out
-  mov %r2, %r10
-  add %r2, -4
-  mov %r3, %r10
-  add %r3, -8
-  mov %r4, 0
-  call 2
+  stxw [%r10-8], %r3${STORE_FP8_TO_OUT(5)}
   mov %r0, 1
   exit
 `;

@@ -76,3 +76,14 @@ drop:
 `;
 
 export { SimKernel };
+
+/** Asm: `out[index] = *(u32 *)(fp-8)` — stores the word at fp-8 into the ARRAY map named `out`. */
+export const STORE_FP8_TO_OUT = (index: number): string => `
+  stw [%r10-4], ${index}
+  lddw %r1, map_fd out
+  mov %r2, %r10
+  add %r2, -4
+  mov %r3, %r10
+  add %r3, -8
+  mov %r4, 0
+  call 2`;

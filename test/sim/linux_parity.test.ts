@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { assemble } from '../../src/ebpf/index.js';
 import type { Kernel } from '../../src/kernel/index.js';
 import { linuxTarget, simTarget, requireKernel } from '../support/scenario_kernels.js';
+import { STORE_FP8_TO_OUT } from './helpers.js';
 
 /* eslint-disable */
 type K = any;
@@ -115,15 +116,7 @@ const SK_FIELDS = `
   ldxdw %r7, [%r1+40]
 ${[...Array.from({ length: 20 }, (_, i) => ['%r7', i * 4, i]), ...[16, 20, 24, 28].map((o, i) => ['%r6', o, 20 + i])].map(([reg, o, i]) => `
   ldxw %r1, [${reg}+${o}]
-  stxw [%r10-8], %r1
-  stw [%r10-4], ${i}
-  lddw %r1, map_fd out
-  mov %r2, %r10
-  add %r2, -4
-  mov %r3, %r10
-  add %r3, -8
-  mov %r4, 0
-  call 2`).join('')}
+  stxw [%r10-8], %r1${STORE_FP8_TO_OUT(i as number)}`).join('')}
   mov %r0, 1
   exit`;
 for (const [fam, type, addr] of [[2, 2, '127.0.0.1'], [2, 1, '127.0.0.1'], [10, 1, '::1'], [10, 2, '::'], [2, 1, '0.0.0.0']] as const) {
